@@ -39,11 +39,11 @@ test: $(STAMP) export
 docs: $(STAMP)
 	$(BIN)/nbdev_docs
 
-# README.md is generated from nbs/index.ipynb: with Quarto via nbdev_readme, else with nbconvert's markdown exporter.
+# README.md is generated from nbs/index.ipynb (cells starting with `#| hide` are left out). nbconvert is used
+# rather than nbdev_readme so that it works without Quarto; tests/test_docs.py checks README matches the notebook.
 readme: $(STAMP)
-	if command -v quarto >/dev/null; then $(BIN)/nbdev_readme; else \
-	  $(BIN)/python -c "from nbdev.serve import proc_nbs; proc_nbs(n_workers=1)" && \
-	  $(BIN)/jupyter nbconvert --to markdown _proc/index.ipynb --output-dir . --output README; fi
+	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --RegexRemovePreprocessor.patterns="['^#\\| *hide']" \
+	  --output-dir . --output README
 
 clean:
 	rm -rf _proc _docs nbs/nbdev.yml .pytest_cache
