@@ -13,7 +13,7 @@ else ifneq ($(wildcard ../shared/data),)
 export TASKREL_DATA := $(abspath ../shared/data)
 endif
 
-.PHONY: demo test install export docs readme clean
+.PHONY: demo test install data export docs readme clean
 
 install: $(STAMP)
 
@@ -23,7 +23,17 @@ $(STAMP): settings.ini setup.py
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-demo: $(STAMP)
+# data/ is the default data root. With a local mirror ($$TASKREL_DATA, or ../shared/data) its dataset folders are
+# linked into data/, so plain `python -c "from taskrel.data import load_dataset; ..."` works from the repo root.
+# Without one, load_dataset(..., download=True) fetches each file from its official address and checks it.
+data:
+	@mkdir -p data
+	@if [ -n "$$TASKREL_DATA" ] && [ -d "$$TASKREL_DATA" ]; then \
+	  for d in "$$TASKREL_DATA"/*/; do n=$$(basename "$$d"); [ -e "data/$$n" ] || ln -s "$${d%/}" "data/$$n"; done; \
+	  echo "data/: linked the datasets of $$TASKREL_DATA"; \
+	else echo "data/: no local mirror; load_dataset(..., download=True) fetches files when online"; fi
+
+demo: $(STAMP) data
 	$(BIN)/taskrel demo
 
 # The package must match the notebooks: export, then fail if that changed any tracked file under taskrel/.
@@ -31,7 +41,7 @@ export: $(STAMP)
 	$(BIN)/nbdev_export
 	git diff --exit-code --stat -- taskrel || (echo "taskrel/ was out of date with nbs/: run nbdev_export and commit" && exit 1)
 
-test: $(STAMP) export
+test: $(STAMP) data export
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python -m pytest tests/ -q -p no:cacheprovider
 
