@@ -1,0 +1,185 @@
+"""taskrel.exp.digits: configuration and subset checks, the results-file schema (including the saved files the book
+draws from), the readers (matrices, rank correlation, claims) on hand-made records, and the command line."""
+import json, math, os
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+from taskrel.exp.digits import (scale_config, balanced_subset, check_results, save_results, load_results, merge_results,
+                                results_path, pair_matrix, rank_correlation, paper_rank_correlation, fig4a_claims,
+                                fig4b_claims, fig4a_verdict, fig4b_verdict, summary, run_experiment, main, RECORD_KEYS,
+                                NAMES, PAPER_FIG4A)
+
+torch.set_num_threads(1)
+HEADER_KEYS = ("command", "git_commit", "device", "scale", "date", "seeds")
+
+
+def record(ref, tgt, seed, tr, tf, enc="LeNet", **kw):
+    "A hand-made record whose bound is split 50/0/50 between its terms."
+    return dict(reference=ref, target=tgt, encoder=enc, seed=seed, transferability=tf, task_relatedness=tr,
+                reweighted_loss=tr / 2, label_mismatch=0.0, distribution_mismatch=tr / 2, tau=0.2, reference_accuracy=0.9) | kw
+
+
+def results(recs, scale="cpu"):
+    return {"header": dict(figure="fig4a", command="test", git_commit="abc", git_dirty=False, device="cpu", scale=scale,
+                           date="2026-01-01", seeds=sorted({r["seed"] for r in recs})), "records": recs}
+
+
+def paper_like(noise=0.0):
+    "The paper's Fig. 4a values as three seeds, seed s shifted by s * noise."
+    return results([record(r, t, s, tr + s * noise, tf + s * noise) for s in range(3) for (r, t), (tr, tf) in PAPER_FIG4A.items()])
+
+
+# ---- configuration and subsets ----
+@pytest.mark.parametrize("args,kw,match", [
+    (("fig4c", "cpu"), {}, r"fig='fig4c': choose one of"),
+    (("fig4a", "gpu"), {}, r"scale='gpu': choose one of"),
+    (("fig4a", "cpu"), dict(pca_dim=3), r"\['pca_dim'\] are not settings of fig4a"),
+    (("fig4b", "cpu"), dict(references=["MNIST", "SVHN"]), r"\['SVHN'\] not among"),
+    (("fig4b", "cpu"), dict(pca_dim=1000), r"pca_dim=1000 >= the 1000 reference points"),
+])
+def test_scale_config_refuses_bad_input(args, kw, match):
+    with pytest.raises(ValueError, match=match):
+        scale_config(*args, **kw)
+
+
+def test_scales_respect_the_paper_settings():
+    for fig in ("fig4a", "fig4b"):
+        for scale in ("full", "cpu"):
+            c = scale_config(fig, scale)
+            assert c["tau"] == 0.2 and c["seeds"] == (0, 1, 2) and set(c["references"]) == set(NAMES)
+    a, b = scale_config("fig4a", "cpu"), scale_config("fig4b", "cpu")
+    assert a["batch_size"] > 200, "Alg. 1 needs a batch larger than the LeNet's 200-d features (App. D)"
+    assert b["batch_size"] > b["pca_dim"] and b["pca_dim"] <= 128
+    assert scale_config("fig4b", "full")["batch_size"] > scale_config("fig4b", "full")["pca_dim"]
+    assert scale_config("fig4a", "cpu", seeds=[3], references=None)["seeds"] == (3,)   # None keeps the default
+
+
+def test_balanced_subset_caps_at_the_smallest_class():
+    y = np.repeat(np.arange(3), [5, 9, 4]); X = np.arange(len(y))
+    Xs, ys = balanced_subset(X, y, 6, seed=0)
+    np.testing.assert_array_equal(np.bincount(ys), [4, 4, 4])
+    Xs2, _ = balanced_subset(X, y, 6, seed=0)
+    np.testing.assert_array_equal(Xs, Xs2)
+    assert balanced_subset(X, y, None)[0] is X
+    with pytest.raises(ValueError, match="per_class=0"):
+        balanced_subset(X, y, 0)
+
+
+# ---- results files ----
+def test_check_results_names_what_is_missing():
+    with pytest.raises(ValueError, match="'header' and 'records'"):
+        check_results([])
+    with pytest.raises(ValueError, match=r"header: missing \['git_commit'"):
+        check_results({"header": {"command": "x"}, "records": []})
+    bad = paper_like(); del bad["records"][4]["reference_accuracy"]
+    with pytest.raises(ValueError, match=r"record 4: missing \['reference_accuracy'\]"):
+        check_results(bad)
+
+
+def test_save_load_roundtrip_writes_nonfinite_as_null(tmp_path):
+    res = paper_like(); res["records"][0]["tau_measured"] = float("nan"); res["records"][1]["seconds"] = np.float32(1.5)
+    p = save_results(res, tmp_path / "sub" / "r.json")
+    raw = json.loads(p.read_text())
+    assert raw["records"][0]["tau_measured"] is None and raw["records"][1]["seconds"] == 1.5
+    assert load_results(p)["records"][5] == res["records"][5]
+    with pytest.raises(FileNotFoundError, match="python -m taskrel.exp.digits fig4b --scale cpu"):
+        load_results(tmp_path / "digits_fig4b.json")
+
+
+def test_merge_joins_seeds_and_refuses_mixed_scales(tmp_path):
+    one = results([record("MNIST", "USPS", 0, 3.0, 1.0)]); two = results([record("MNIST", "USPS", 1, 3.2, 1.1)])
+    m = merge_results([save_results(one, tmp_path / "1.json"), save_results(two, tmp_path / "2.json")], out=tmp_path / "m.json")
+    assert len(m["records"]) == 2 and m["header"]["seeds"] == [0, 1] and len(m["header"]["merged_from"]) == 2
+    full = results([record("MNIST", "USPS", 2, 3.0, 1.0)], scale="full")
+    with pytest.raises(ValueError, match="runs differ"):
+        merge_results([tmp_path / "1.json", save_results(full, tmp_path / "3.json")])
+
+
+# ---- readers, on hand-made records with known answers ----
+def test_pair_matrix_means_and_stds():
+    res = results([record("MNIST", "USPS", s, 3.0 + s, 1.0) for s in range(3)] + [record("USPS", "MNIST", 0, 2.0, 1.5)])
+    m, sd = pair_matrix(res, "task_relatedness"), pair_matrix(res, "task_relatedness", stat="std")
+    assert list(m.index) == list(NAMES) == list(m.columns)
+    np.testing.assert_allclose(m.loc["MNIST", "USPS"], 4.0, rtol=0, atol=1e-12)   # mean of 3, 4, 5
+    np.testing.assert_allclose(sd.loc["MNIST", "USPS"], 1.0, rtol=0, atol=1e-12)  # sample std of 3, 4, 5
+    assert math.isnan(m.loc["MNIST", "MNIST"]) and math.isnan(m.loc["FMNIST", "USPS"])
+    assert summary(res).loc[("MNIST", "USPS", "LeNet"), "seeds"] == 3
+
+
+def test_rank_correlation_on_known_orders():
+    rec = lambda k, a, b: record(list(NAMES)[k // 2], [t for t in NAMES if t != list(NAMES)[k // 2]][k % 2], 0, a, b)
+    same = results([rec(k, 2.0 + k, 1.0 + k / 10) for k in range(6)])
+    flip = results([rec(k, 2.0 + k, 2.0 - k / 10) for k in range(6)])
+    np.testing.assert_allclose(rank_correlation(same)["spearman"], 1.0, atol=1e-12)
+    np.testing.assert_allclose(rank_correlation(flip)["spearman"], -1.0, atol=1e-12)
+    np.testing.assert_allclose(paper_rank_correlation()["spearman"], 1 - 6 * 8 / 210, atol=1e-12)  # by hand from TARGETS.md
+
+
+def test_fig4a_claims_hold_on_the_paper_values_and_fail_when_flipped():
+    c = fig4a_claims(paper_like(noise=0.01))
+    assert c["orderings_agree"] and c["digits_pair_best"] == {"MNIST": "USPS", "USPS": "MNIST"}
+    assert c["bound_above_transferability"] == c["n_records"] == 18
+    np.testing.assert_allclose(c["rank"]["spearman"], paper_rank_correlation()["spearman"], atol=1e-12)
+    flipped = paper_like()
+    for i in (1, 7, 13): flipped["records"][i]["transferability"] = 9.0   # MNIST->USPS (every seed) made the worst target
+    c2 = fig4a_claims(flipped)
+    assert not c2["per_reference"]["MNIST"]["agree"] and not c2["orderings_agree"]
+    assert c2["bound_above_transferability"] == 15
+    assert "orderings DISAGREE" in fig4a_verdict(flipped)
+
+
+def test_fig4b_claims_compare_pe_and_ffe():
+    recs = [record("MNIST", "USPS", s, 3.0, 1.8, "PE") | dict(reference_accuracy=0.8) for s in range(2)]
+    recs += [record("MNIST", "USPS", s, 2.5, 1.6, "FFE") | dict(reference_accuracy=0.95) for s in range(2)]
+    recs += [record("MNIST", "FMNIST", s, 3.0, 1.7, "PE") for s in range(2)] + [record("MNIST", "FMNIST", s, 3.1, 1.9, "FFE") for s in range(2)]
+    c = fig4b_claims(results(recs))
+    assert c["pairs"][("MNIST", "USPS")]["related"] and c["pairs"][("MNIST", "USPS")]["ffe_transfers_better"]
+    assert c["pairs"][("MNIST", "USPS")]["ffe_bound_tighter"]
+    assert not c["pairs"][("MNIST", "FMNIST")]["related"] and not c["pairs"][("MNIST", "FMNIST")]["ffe_transfers_better"]
+    assert "FFE NOT better" in fig4b_verdict(results(recs))
+
+
+# ---- the saved files the book draws its figures from ----
+SAVED = [(f, results_path(f)) for f in ("fig4a", "fig4b")]
+
+
+@pytest.mark.parametrize("fig,path", SAVED, ids=[f for f, _ in SAVED])
+def test_saved_results_files_follow_the_schema(fig, path):
+    if not path.exists(): pytest.skip(f"{path} not generated yet")
+    res = load_results(path)
+    h = res["header"]
+    assert set(HEADER_KEYS) <= set(h) and h["figure"] == fig and h["scale"] in ("full", "cpu")
+    assert h["command"].startswith("python -m taskrel.exp.digits " + fig) and len(h["git_commit"] or "") == 40
+    assert len(h["seeds"]) == 3
+    encs = {"fig4a": {"LeNet"}, "fig4b": {"PE", "FFE"}}[fig]
+    keys = [(r["reference"], r["target"], r["encoder"], r["seed"]) for r in res["records"]]
+    assert len(keys) == len(set(keys)), "one record per (reference, target, encoder, seed)"
+    expected = {(r, t, e, s) for r in h["config"]["references"] for t in NAMES if t != r for e in encs for s in h["seeds"]}
+    assert set(keys) == expected
+    for r in res["records"]:
+        for k in RECORD_KEYS[4:]:
+            assert isinstance(r[k], float) and math.isfinite(r[k]), (k, r[k])
+        np.testing.assert_allclose(r["task_relatedness"], r["reweighted_loss"] + r["label_mismatch"] + r["distribution_mismatch"],
+                                   rtol=0, atol=1e-9)
+        assert r["label_mismatch"] == 0.0 and r["tau"] == 0.2          # B a permutation (Corollary 3); paper's tau
+        assert 0.0 <= r["reference_accuracy"] <= 1.0 and r["transferability"] > 0
+        assert r["feature_dim"] < h["config"]["batch_size"]
+
+
+# ---- the command line and one tiny end-to-end run ----
+@pytest.mark.parametrize("argv", [["fig5"], ["fig4a", "--scale", "gpu"], ["merge", "only_out.json"], ["fig4a", "--references", "SVHN"]])
+def test_cli_refuses_bad_arguments(argv):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+
+
+def test_tiny_run_through_the_command_line(tmp_path):
+    out = tmp_path / "a.json"
+    res = main(["fig4a", "--scale", "tiny", "--references", "USPS", "--out", str(out), "--no-progress"])
+    back = load_results(out)
+    assert back["header"]["command"] == f"python -m taskrel.exp.digits fig4a --scale tiny --references USPS --out {out} --no-progress"
+    assert back["header"]["scale"] == "tiny" and [(r["reference"], r["target"]) for r in back["records"]] == [("USPS", "MNIST"), ("USPS", "FMNIST")]
+    assert torch.get_num_threads() == 1   # the CPU scales default to one thread
+    assert res["records"][0]["task_relatedness"] == back["records"][0]["task_relatedness"]
