@@ -13,8 +13,8 @@ from . import metrics
 from .bound import fit_transforms
 
 # %% auto #0
-__all__ = ['METRIC_CALLS', 'machine_info', 'git_state', 'metric_inputs', 'time_metric', 'bench_metrics', 'write_json',
-           'results_table', 'alg1_inputs', 'time_alg1', 'bench_alg1', 'build_parser', 'main']
+__all__ = ['METRIC_CALLS', 'machine_info', 'git_state', 'metric_inputs', 'time_metric', 'bench_metrics', 'to_jsonable',
+           'write_json', 'results_table', 'alg1_inputs', 'time_alg1', 'bench_alg1', 'build_parser', 'main']
 
 # %% ../nbs/08_bench.ipynb #ec604930
 def machine_info() -> dict:
@@ -114,10 +114,19 @@ def bench_metrics(n: int = 50_000, d: int = 2048, k: int = 100, n_source_classes
             "results": results}
 
 # %% ../nbs/08_bench.ipynb #e277e8a0
+def to_jsonable(o):
+    "`o` with numpy scalars and arrays as Python numbers and lists, dict keys as str, and NaN/inf as None (JSON null)."
+    if isinstance(o, dict): return {str(k): to_jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [to_jsonable(v) for v in o]
+    if isinstance(o, (np.floating, float)): return None if not np.isfinite(o) else float(o)
+    if isinstance(o, np.integer): return int(o)
+    if isinstance(o, np.ndarray): return to_jsonable(o.tolist())
+    return o
+
 def write_json(result: dict, out) -> Path:
-    "Write `result` to `out` (parent folders created), pretty-printed."
+    "Write `result` to `out` (parent folders created), pretty-printed, as strict JSON (see `to_jsonable`)."
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out.write_text(json.dumps(to_jsonable(result), indent=2) + "\n")
     return out
 
 def results_table(result: dict) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from ..data import load_dataset, split_dataset, make_task
 from ..encoders import LeNet, train_classifier, extract_features, accuracy, efficientnet_lite0, fine_tune
 from ..bound import task_relatedness, plot_decomposition, TERM_COLOURS
+from ..bench import to_jsonable
 
 # %% auto #0
 __all__ = ['NAMES', 'PAPER_FIG4A', 'PAPER_FIG4B', 'PAPER_FIG4B_ACCURACY', 'SCALES', 'RECORD_KEYS', 'scale_config', 'digit_splits',
@@ -243,19 +244,11 @@ def run_experiment(fig: str,            # 'fig4a' or 'fig4b'
     return res
 
 # %% ../../nbs/21_exp.digits.ipynb #391c93de
-def _jsonable(o):
-    if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_jsonable(v) for v in o]
-    if isinstance(o, (np.floating, float)): return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.integer): return int(o)
-    if isinstance(o, np.ndarray): return _jsonable(o.tolist())
-    return o
-
 def save_results(res: dict, path) -> Path:
     "Write a results dict as indented JSON (non-finite numbers as null), creating the folder."
     check_results(res)
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(res), indent=1) + "\n")
+    path.write_text(json.dumps(to_jsonable(res), indent=1) + "\n")
     return path
 
 def check_results(res: dict) -> dict:

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from ..data import load_dataset, split_dataset, make_task
 from ..bound import task_relatedness, fixed_label_map, plot_decomposition, SETTINGS, TERM_COLOURS, _to16
 from ..probe import Standardizer, train_probe
+from ..bench import to_jsonable
 
 # %% auto #0
 __all__ = ['PAPER_C1', 'SCALES', 'PARTS', 'REFERENCES', 'RECORD_KEYS', 'NUMERIC_KEYS', 'HEADER_KEYS', 'QUANTITIES',
@@ -250,14 +251,6 @@ def run_study(scale: str = "cpu",    # 'cpu' (this page), 'full' (paper's epochs
     return res
 
 # %% ../../nbs/20_exp.small_scale.ipynb #f17173ab
-def _jsonable(o):
-    if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_jsonable(v) for v in o]
-    if isinstance(o, (np.floating, float)): return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.integer): return int(o)
-    if isinstance(o, np.ndarray): return _jsonable(o.tolist())
-    return o
-
 HEADER_KEYS = ("command", "git_commit", "device", "scale", "date", "seeds")
 
 def check_results(res: dict) -> dict:
@@ -277,7 +270,7 @@ def save_results(res: dict, path) -> Path:
     "Write a results dict as JSON (one record per line), creating the folder."
     check_results(res)
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    res = _jsonable(res)
+    res = to_jsonable(res)
     body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in res["records"])
     path.write_text("{\n\"header\": " + json.dumps(res["header"], indent=1) + ",\n\"records\": [\n" + body
                     + "\n],\n\"embeddings\": " + json.dumps(res["embeddings"], separators=(",", ":")) + "\n}\n")
