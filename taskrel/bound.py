@@ -16,8 +16,8 @@ from .probe import Standardizer, train_probe
 from .transforms import conditional_entropy, reweighted_loss
 
 # %% auto #0
-__all__ = ['SETTINGS', 'DISTANCES', 'SOLVERS', 'TERM_COLOURS', 'fixed_label_map', 'exact_coupling', 'fit_transforms',
-           'TaskRelatedness', 'task_relatedness', 'demo_tasks', 'plot_decomposition']
+__all__ = ['SETTINGS', 'DISTANCES', 'SOLVERS', 'fixed_label_map', 'exact_coupling', 'fit_transforms', 'TaskRelatedness',
+           'task_relatedness']
 
 # %% ../nbs/05_bound.ipynb #f6caaf93
 def fixed_label_map(n_target: int,       # K_T, number of target classes
@@ -307,52 +307,3 @@ def task_relatedness(zr, yr,                  # reference features (n_R, d) and 
                "seconds": time.time() - t0}
     return TaskRelatedness(rw, H, tau_used * W_used, tau_used, rw + H + tau_used * W_used, transfer,
                            A, A_inv, bias, B, D, fit["history"], details)
-
-# %% ../nbs/05_bound.ipynb #7dd77b1a
-def _to16(X):
-    "uint8 images (n, H, W) as float vectors of 16x16 images in [0, 1]."
-    t = torch.as_tensor(np.asarray(X), dtype=torch.float32)[:, None] / 255
-    if t.shape[-1] != 16: t = torch.nn.functional.interpolate(t, size=(16, 16), mode="area")
-    return t.reshape(len(t), -1).numpy()
-
-def demo_tasks(root=None, dim: int = 32, seed: int = 0) -> dict:
-    "Reference and target features for the demo: MNIST -> USPS via a PCA encoder fitted on the reference."
-    from sklearn.decomposition import PCA
-    from taskrel.data import load_dataset, split_dataset
-    try:
-        Xm, ym = load_dataset("mnist", "test", root=root)
-        Xr, yr, Xrt, yrt = split_dataset(_to16(Xm), ym, test_fraction=0.5, seed=seed)
-        Xt, yt = load_dataset("usps", "train", root=root); Xtt, ytt = load_dataset("usps", "test", root=root)
-        Xt, Xtt, source = _to16(Xt), _to16(Xtt), "MNIST (test split, seeded halves) -> USPS (train/test)"
-    except FileNotFoundError:
-        from sklearn.datasets import load_digits
-        dg = load_digits(); X = dg.images.reshape(len(dg.images), -1) / 16
-        Xa, ya, Xb, yb = split_dataset(X, dg.target, test_fraction=0.5, seed=seed)
-        shift = lambda Z: np.roll(Z.reshape(-1, 8, 8), 1, axis=2).reshape(len(Z), -1)
-        Xr, yr, Xrt, yrt = split_dataset(Xa, ya, test_fraction=0.3, seed=seed)
-        Xt, yt, Xtt, ytt = split_dataset(shift(Xb), yb, test_fraction=0.3, seed=seed)
-        source, dim = "sklearn digits: half -> other half shifted one pixel (no data root found)", min(dim, 32)
-    pca = PCA(dim, random_state=seed).fit(Xr)
-    enc = lambda Z: pca.transform(Z)
-    return dict(zr=enc(Xr), yr=yr, zr_test=enc(Xrt), yr_test=yrt, zt=enc(Xt), yt=yt, zt_test=enc(Xtt), yt_test=ytt, source=source)
-
-# %% ../nbs/05_bound.ipynb #638c193e
-TERM_COLOURS = {"transferability": "#4C72B0", "reweighted_loss": "#DD8452", "label_mismatch": "#55A868", "distribution_mismatch": "#C44E52"}
-
-def plot_decomposition(results: dict,  # name -> TaskRelatedness (or a dict with the same keys)
-                       ax=None, title: str = ""):
-    "Fig. 3-style bars: target loss beside the stacked terms of the bound, one group per entry."
-    import matplotlib.pyplot as plt
-    get = lambda r, k: r[k] if isinstance(r, dict) else getattr(r, k)
-    ax = ax or plt.figure(figsize=(max(4.5, 1.6 + 1.4 * len(results)), 4.2)).gca()
-    for i, (name, r) in enumerate(results.items()):
-        tr = get(r, "transferability")
-        if tr is not None: ax.bar(i - 0.2, tr, 0.38, color=TERM_COLOURS["transferability"], label="target loss (transferability)" if i == 0 else None)
-        bottom = 0.0
-        for k, lab in [("reweighted_loss", "re-weighted reference loss"), ("label_mismatch", "label mismatch"),
-                       ("distribution_mismatch", "distribution mismatch")]:
-            ax.bar(i + 0.2, get(r, k), 0.38, bottom=bottom, color=TERM_COLOURS[k], label=lab if i == 0 else None)
-            bottom += get(r, k)
-    ax.set_xticks(range(len(results)), list(results)); ax.set_ylabel("loss (nats)"); ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
-    return ax

@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse, json, sys
 from pathlib import Path
 import numpy as np
-from .bound import SETTINGS, DISTANCES, SOLVERS, demo_tasks, plot_decomposition, task_relatedness
+from .bound import SETTINGS, DISTANCES, SOLVERS, task_relatedness
+from .data import demo_tasks
+from .plots import plot_decomposition
 from .data import data_summary
 
 # %% auto #0

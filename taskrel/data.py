@@ -11,7 +11,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['FILES', 'SPLITS', 'DataFile', 'data_roots', 'candidate_paths', 'ChecksumError', 'verify_file', 'locate',
-           'load_dataset', 'split_dataset', 'make_task', 'image_grid', 'data_summary']
+           'load_dataset', 'split_dataset', 'make_task', 'images_to_vectors', 'demo_tasks', 'image_grid',
+           'data_summary']
 
 # %% ../nbs/01_data.ipynb #b75ee81e
 @dataclass(frozen=True)
@@ -267,6 +268,42 @@ def make_task(X, y,
     relabel = {int(c): i for i, c in enumerate(classes)}
     Xs = [X[i] for i in keep] if isinstance(X, list) else X[keep]
     return Xs, np.array([relabel[int(v)] for v in y[keep]], dtype=np.int64)
+
+# %% ../nbs/01_data.ipynb #b1635ffa
+def images_to_vectors(X,              # uint8 images (n, H, W)
+                      size: int = 16, # side of the square images the vectors hold
+                     ) -> np.ndarray:
+    "Images as float32 vectors (n, size * size) in [0, 1], area-averaged to `size` x `size` when their size differs."
+    import torch
+    X = np.asarray(X)
+    if X.ndim != 3: raise ValueError(f"X: expected grey images of shape (n, H, W), got {X.shape}.")
+    t = torch.as_tensor(X, dtype=torch.float32)[:, None] / 255
+    if tuple(t.shape[-2:]) != (size, size): t = torch.nn.functional.interpolate(t, size=(size, size), mode="area")
+    return t.reshape(len(t), -1).numpy()
+
+# %% ../nbs/01_data.ipynb #a3fafc43
+def demo_tasks(root=None,       # data root (default: $TASKREL_DATA, then ./data)
+               dim: int = 32,   # PCA components (the encoder's feature dimension)
+               seed: int = 0,   # seeds the MNIST half-split and the PCA
+              ) -> dict:
+    "Reference and target features for the demo: MNIST -> USPS through a PCA encoder fitted on the reference."
+    from sklearn.decomposition import PCA
+    try:
+        Xm, ym = load_dataset("mnist", "test", root=root)
+        Xr, yr, Xrt, yrt = split_dataset(images_to_vectors(Xm), ym, test_fraction=0.5, seed=seed)
+        Xt, yt = load_dataset("usps", "train", root=root); Xtt, ytt = load_dataset("usps", "test", root=root)
+        Xt, Xtt, source = images_to_vectors(Xt), images_to_vectors(Xtt), "MNIST (test split, seeded halves) -> USPS (train/test)"
+    except FileNotFoundError:
+        from sklearn.datasets import load_digits
+        dg = load_digits(); X = dg.images.reshape(len(dg.images), -1) / 16
+        Xa, ya, Xb, yb = split_dataset(X, dg.target, test_fraction=0.5, seed=seed)
+        shift = lambda Z: np.roll(Z.reshape(-1, 8, 8), 1, axis=2).reshape(len(Z), -1)
+        Xr, yr, Xrt, yrt = split_dataset(Xa, ya, test_fraction=0.3, seed=seed)
+        Xt, yt, Xtt, ytt = split_dataset(shift(Xb), yb, test_fraction=0.3, seed=seed)
+        source, dim = "sklearn digits: half -> other half shifted one pixel (no data root found)", min(dim, 32)
+    pca = PCA(dim, random_state=seed).fit(Xr)
+    enc = pca.transform
+    return dict(zr=enc(Xr), yr=yr, zr_test=enc(Xrt), yr_test=yrt, zt=enc(Xt), yt=yt, zt_test=enc(Xtt), yt_test=ytt, source=source)
 
 # %% ../nbs/01_data.ipynb #7291d755
 def image_grid(X, y, n_per_class: int = 8, title: str = "", ax=None):

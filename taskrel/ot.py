@@ -12,8 +12,9 @@ from scipy.spatial.distance import cdist
 from .core import as_array, check_features, check_labels, check_weights
 
 # %% auto #0
-__all__ = ['class_masses', 'wasserstein', 'label_coupling', 'label_wasserstein', 'class_wasserstein', 'classwise_wasserstein',
-           'gaussian_mismatch', 'sinkhorn_wasserstein', 'entropic_label_wasserstein']
+__all__ = ['class_masses', 'OTNotConverged', 'emd_cost', 'emd_plan', 'cost_matrix', 'wasserstein', 'label_coupling',
+           'label_wasserstein', 'class_wasserstein', 'classwise_wasserstein', 'gaussian_mismatch',
+           'sinkhorn_wasserstein', 'entropic_label_wasserstein']
 
 # %% ../nbs/04_ot.ipynb #578ee789
 def _cloud(zs, zt, a=None, b=None):
@@ -36,21 +37,36 @@ def class_masses(y,     # labels (n,), non-negative integers
     "The class prior P(y = k) = sum of the weights of the atoms labelled k, shape (n_classes,)."
     return np.bincount(np.asarray(y, dtype=np.int64), weights=w, minlength=n_classes)
 
-# %% ../nbs/04_ot.ipynb #27c8cbe2
+# %% ../nbs/04_ot.ipynb #8a0ba552
 _EMD_ITERS = 10_000_000
 
-def _exact(solver, a, b, M):
-    "Run ot.emd / ot.emd2; an unfinished simplex is an error, not a silent number."
+class OTNotConverged(RuntimeError):
+    "POT's network simplex stopped at its iteration cap: the plan and cost it returned are not optimal."
+
+def _exact(solver, a, b, M, max_iter=_EMD_ITERS):
+    "Run ot.emd / ot.emd2; an unfinished simplex raises OTNotConverged instead of returning a wrong number."
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        try: return solver(a, b, M, numItermax=_EMD_ITERS)
-        except UserWarning as e: raise RuntimeError(f"{solver.__name__} did not reach the optimum ({e}).") from None
+        try: return solver(a, b, M, numItermax=max_iter)
+        except UserWarning as e:
+            raise OTNotConverged(f"{solver.__name__} stopped before the optimum ({e}); raise max_iter (now {max_iter:,}).") from None
 
-def _emd2(a, b, M) -> float: return float(_exact(ot.emd2, a, b, M))   # exact OT cost <pi*, M>
-def _emd(a, b, M) -> np.ndarray: return _exact(ot.emd, a, b, M)        # an optimal plan pi*
+def emd_cost(a, b,   # source and target weights (distributions)
+             M,      # cost matrix (n_s, n_t)
+             max_iter: int = _EMD_ITERS, # simplex iteration cap
+            ) -> float:
+    "The exact optimal transport cost <pi*, M> (POT network simplex); OTNotConverged if the cap is hit."
+    return float(_exact(ot.emd2, a, b, M, max_iter))
 
-def _cost(zs, zt, p=1) -> np.ndarray:
-    "Ground cost ||z - z'||_2^p for p in (1, 2), from coordinate differences (no cancellation)."
+def emd_plan(a, b, M, max_iter: int = _EMD_ITERS) -> np.ndarray:
+    "An exact optimal plan pi* (n_s, n_t) for cost M (POT network simplex); OTNotConverged if the cap is hit."
+    return _exact(ot.emd, a, b, M, max_iter)
+
+# %% ../nbs/04_ot.ipynb #53d8e9bd
+def cost_matrix(zs, zt,  # points (n_s, d) and (n_t, d)
+                p: int = 1, # 1: ||z - z'||_2, 2: ||z - z'||_2^2
+               ) -> np.ndarray:
+    "Ground cost ||z - z'||_2^p for p in (1, 2), from coordinate differences (SciPy's cdist, no cancellation)."
     return cdist(zs, zt, "euclidean" if p == 1 else "sqeuclidean")
 
 def _check_p(p):
@@ -66,7 +82,7 @@ def wasserstein(zs,         # source points (n_s, d)
     "Exact W_p with Euclidean ground metric between two weighted point clouds (POT network simplex)."
     _check_p(p)
     zs, zt, a, b = _cloud(zs, zt, a, b)
-    c = _emd2(a, b, _cost(zs, zt, p))
+    c = emd_cost(a, b, cost_matrix(zs, zt, p))
     return c if p == 1 else float(np.sqrt(max(c, 0.0)))
 
 # %% ../nbs/04_ot.ipynb #cac5c34a
@@ -95,7 +111,7 @@ def label_coupling(zs, ys,       # source features (n_s, d) and labels (n_s,)
     P = np.zeros((len(zs), len(zt)))
     for k, m, i, j in blocks:
         ai, bj = a[i] / a[i].sum(), b[j] / b[j].sum()
-        P[np.ix_(i, j)] = m * _emd(ai, bj, _cost(zs[i], zt[j]))
+        P[np.ix_(i, j)] = m * emd_plan(ai, bj, cost_matrix(zs[i], zt[j]))
     return P
 
 # %% ../nbs/04_ot.ipynb #e91cbc13
@@ -108,7 +124,7 @@ def label_wasserstein(zs, ys,       # source features (n_s, d) and labels (n_s,)
     zs, ys, zt, yt, a, b = _labelled(zs, ys, zt, yt, a, b)
     blocks = _class_blocks(ys, yt, a, b, atol)
     if blocks is None: return float("inf")
-    return float(sum(m * _emd2(a[i] / a[i].sum(), b[j] / b[j].sum(), _cost(zs[i], zt[j])) for k, m, i, j in blocks))
+    return float(sum(m * emd_cost(a[i] / a[i].sum(), b[j] / b[j].sum(), cost_matrix(zs[i], zt[j])) for k, m, i, j in blocks))
 
 # %% ../nbs/04_ot.ipynb #9423d6d4
 def class_wasserstein(zs, ys, zt, yt, a=None, b=None) -> dict:
@@ -119,7 +135,7 @@ def class_wasserstein(zs, ys, zt, yt, a=None, b=None) -> dict:
     out = {}
     for k in np.flatnonzero((ma > 0) & (mb > 0)):
         i, j = np.flatnonzero((ys == k) & (a > 0)), np.flatnonzero((yt == k) & (b > 0))
-        out[int(k)] = _emd2(a[i] / ma[k], b[j] / mb[k], _cost(zs[i], zt[j]))
+        out[int(k)] = emd_cost(a[i] / ma[k], b[j] / mb[k], cost_matrix(zs[i], zt[j]))
     return out
 
 # %% ../nbs/04_ot.ipynb #ed88378d

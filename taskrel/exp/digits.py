@@ -11,7 +11,8 @@ import torch
 from tqdm.auto import tqdm
 from ..data import load_dataset, split_dataset, make_task
 from ..encoders import LeNet, train_classifier, extract_features, accuracy, efficientnet_lite0, fine_tune
-from ..bound import task_relatedness, plot_decomposition, TERM_COLOURS
+from ..bound import task_relatedness
+from ..plots import plot_decomposition, TERM_COLOURS
 from ..bench import to_jsonable
 
 # %% auto #0

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from ..data import load_dataset, split_dataset, make_task
-from ..bound import task_relatedness, fixed_label_map, plot_decomposition, SETTINGS, TERM_COLOURS, _to16
+from ..bound import task_relatedness, fixed_label_map, SETTINGS
+from ..plots import plot_decomposition, TERM_COLOURS
 from ..probe import Standardizer, train_probe
 from ..bench import to_jsonable
 
@@ -60,7 +61,7 @@ def study_config(scale: str = "cpu",  # 'cpu', 'full' or 'tiny'
 def _images(name: str, split: str, root=None):
     "A dataset split as (16x16 float vectors in [0, 1], labels), cached."
     X, y = load_dataset(name, split, root=root)
-    return _to16(X), y
+    return images_to_vectors(X), y
 
 def balanced(X, y,                 # images (n, ...) and labels 0..K-1
              per_class: int | None, # images per class (None: as many as the smallest class has)

@@ -76,7 +76,7 @@ def theorem3_instance(seed:int, # seed of numpy's default_rng; even = 'near' fam
     return h, R, D, B, A, T, shift
 
 # %% ../../nbs/12_proofs.bound.ipynb #2a834bd5
-def real_theorem3(tasks:dict,          # from taskrel.bound.demo_tasks: zr, yr, zr_test, yr_test, zt, yt, zt_test, yt_test
+def real_theorem3(tasks:dict,          # from taskrel.data.demo_tasks: zr, yr, zr_test, yr_test, zt, yt, zt_test, yt_test
                   tau:float=0.2,       # gradient-norm target of both probes, and the tau of the reported bound
                   epochs:int=300,      # probe training epochs
                   seed:int=0,          # probe seed
