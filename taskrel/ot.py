@@ -13,8 +13,8 @@ from .core import as_array, check_features, check_labels, check_weights
 
 # %% auto #0
 __all__ = ['class_masses', 'OTNotConverged', 'emd_cost', 'emd_plan', 'cost_matrix', 'wasserstein', 'label_coupling',
-           'label_wasserstein', 'class_wasserstein', 'classwise_wasserstein', 'gaussian_mismatch',
-           'sinkhorn_wasserstein', 'entropic_label_wasserstein']
+           'label_wasserstein', 'label_wasserstein_nu', 'matching_counts', 'block_assignment', 'class_wasserstein',
+           'classwise_wasserstein', 'gaussian_mismatch', 'sinkhorn_wasserstein', 'entropic_label_wasserstein']
 
 # %% ../nbs/04_ot.ipynb #578ee789
 def _cloud(zs, zt, a=None, b=None):
@@ -125,6 +125,38 @@ def label_wasserstein(zs, ys,       # source features (n_s, d) and labels (n_s,)
     blocks = _class_blocks(ys, yt, a, b, atol)
     if blocks is None: return float("inf")
     return float(sum(m * emd_cost(a[i] / a[i].sum(), b[j] / b[j].sum(), cost_matrix(zs[i], zt[j])) for k, m, i, j in blocks))
+
+# %% ../nbs/04_ot.ipynb #19295446
+def label_wasserstein_nu(zs, ys,       # source features (n_s, d) and labels (n_s,)
+                         zt, yt,       # target features (n_t, d) and labels (n_t,)
+                         a=None, b=None, # atom weights; None = uniform
+                         nu: float = 1.0, # cost of a label change, > 0
+                        ) -> float:
+    "Exact W with ground metric ||z - z'||_2 + nu [y != y'] (one coupling over all classes, finite for any priors)."
+    if not (np.isfinite(nu) and nu > 0): raise ValueError(f"nu={nu!r}: must be a finite positive number (use label_wasserstein for nu = inf).")
+    zs, ys, zt, yt, a, b = _labelled(zs, ys, zt, yt, a, b)
+    return emd_cost(a, b, cost_matrix(zs, zt) + nu * (ys[:, None] != yt[None, :]))
+
+# %% ../nbs/04_ot.ipynb #0caee5a6
+def matching_counts(ys, yt) -> bool:
+    "True when every class has as many source labels `ys` as target labels `yt` (so a label-preserving permutation exists)."
+    ys, yt = np.asarray(ys), np.asarray(yt)
+    K = int(max(ys.max(initial=-1), yt.max(initial=-1))) + 1
+    return len(ys) == len(yt) and bool((np.bincount(ys, minlength=K) == np.bincount(yt, minlength=K)).all())
+
+def block_assignment(ys, yt,       # source and target labels (n,) with matching counts per class
+                     block_cost,   # function (source indices, target indices) -> cost matrix of that block (numpy)
+                    ) -> tuple:
+    "Exact label-preserving optimal plan for uniform weights, one assignment per class: (rows, cols), each pair of mass 1/n."
+    from scipy.optimize import linear_sum_assignment
+    if not matching_counts(ys, yt): raise ValueError("ys, yt: class counts differ, so no label-preserving permutation exists; use emd_plan on the dense cost.")
+    ys, yt = np.asarray(ys), np.asarray(yt)
+    rows, cols = [], []
+    for k in np.unique(ys):
+        i, j = np.flatnonzero(ys == k), np.flatnonzero(yt == k)
+        r, c = linear_sum_assignment(block_cost(i, j))
+        rows.append(i[r]); cols.append(j[c])
+    return np.concatenate(rows), np.concatenate(cols)
 
 # %% ../nbs/04_ot.ipynb #9423d6d4
 def class_wasserstein(zs, ys, zt, yt, a=None, b=None) -> dict:

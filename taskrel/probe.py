@@ -13,8 +13,8 @@ from .core import as_array, check_features, check_labels
 from .transforms import LinearSoftmax
 
 # %% auto #0
-__all__ = ['Standardizer', 'input_grad_norms', 'lipschitz_constant', 'empirical_lipschitz', 'LipschitzProbe', 'probe_objective',
-           'train_probe', 'probe_report']
+__all__ = ['PENALTIES', 'OPTIMIZERS', 'Standardizer', 'input_grad_norms', 'lipschitz_constant', 'empirical_lipschitz',
+           'LipschitzProbe', 'probe_objective', 'train_probe', 'probe_report']
 
 # %% ../nbs/03_probe.ipynb #630a0a1a
 @dataclass
@@ -102,7 +102,7 @@ class LipschitzProbe(LinearSoftmax):
     def lipschitz(self) -> float: return lipschitz_constant(self)                  # exact global constant L(W)
     def empirical_lipschitz(self, z, y=None) -> float: return empirical_lipschitz(self, z, y)  # max over data
 
-# %% ../nbs/03_probe.ipynb #ce292590
+# %% ../nbs/03_probe.ipynb #5e0bfe15
 _DTYPES = {"float64": torch.float64, "float32": torch.float32, torch.float64: torch.float64, torch.float32: torch.float32}
 
 def _hinge2(G2, tau):
@@ -112,7 +112,7 @@ def _hinge2(G2, tau):
 def probe_objective(W, b,       # torch parameters (K, d) and (K,)
                     z, y,       # torch features (n, d) and labels (n,)
                     tau, rho,   # penalty target (None: no penalty) and weight
-                    penalty="true+random", # 'true+random' or 'max'
+                    penalty="true+random", # 'true+random', 'summed' or 'max'
                     generator=None, # torch.Generator for the random labels
                    ):
     "Training objective of App. C.3: (objective, mean cross-entropy, penalty) as torch scalars."
@@ -128,35 +128,56 @@ def probe_objective(W, b,       # torch parameters (K, d) and (K,)
     else:
         yr = torch.randint(0, K, (len(z),), generator=generator, device=z.device)
         q = [p - torch.nn.functional.one_hot(t, K).to(p.dtype) for t in (y, yr)]   # p - e_y and p - e_{random}
+        if penalty == "summed": q = [q[0] + q[1]]                                   # gradient of l(y) + l(random)
         pen = sum(_hinge2(((qi @ M) * qi).sum(1), tau).mean() for qi in q)
     return ce + rho * pen, ce, pen
 
-# %% ../nbs/03_probe.ipynb #de4e70c0
-def _check_train_args(tau, rho, epochs, lr, batch_size, penalty, dtype):
+# %% ../nbs/03_probe.ipynb #12f47867
+PENALTIES = ("true+random", "summed", "max")
+OPTIMIZERS = ("adam", "sgd")
+
+def _check_train_args(tau, rho, epochs, steps, lr, batch_size, penalty, optimizer, dtype):
     if tau is not None and not (np.isfinite(tau) and tau > 0): raise ValueError(f"tau={tau!r}: must be a positive number (paper: 0.02 large scale, 0.2 digits) or None for no penalty.")
     if not (np.isfinite(rho) and rho >= 0): raise ValueError(f"rho={rho!r}: must be a finite non-negative number (paper: about 1e4).")
-    if int(epochs) != epochs or epochs < 1: raise ValueError(f"epochs={epochs!r}: must be a positive integer.")
+    for name, v in (("epochs", epochs), ("steps", steps)):
+        if v is not None and (int(v) != v or v < 1): raise ValueError(f"{name}={v!r}: must be a positive integer.")
     if not (lr > 0): raise ValueError(f"lr={lr!r}: must be positive.")
     if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1): raise ValueError(f"batch_size={batch_size!r}: must be a positive integer or None (full batch).")
-    if penalty not in ("true+random", "max"): raise ValueError(f"penalty={penalty!r} is not one of ['true+random', 'max'].")
+    if penalty not in PENALTIES: raise ValueError(f"penalty={penalty!r} is not one of {list(PENALTIES)}.")
+    if optimizer not in OPTIMIZERS: raise ValueError(f"optimizer={optimizer!r} is not one of {list(OPTIMIZERS)}.")
     if dtype not in _DTYPES: raise ValueError(f"dtype={dtype!r}: use 'float64' or 'float32'.")
 
+def _batches(n, bs, epochs, steps, g, dev):
+    "Index batches: `epochs` shuffled passes (the last, partial batch kept), or `steps` batches drawn with replacement."
+    if steps is not None:
+        for _ in range(int(steps)): yield torch.randint(0, n, (bs,), generator=g, device=dev)
+        return
+    for _ in range(int(epochs)):
+        order = torch.arange(n, device=dev) if bs == n else torch.randperm(n, generator=g, device=dev)
+        for s in range(0, n, bs): yield order[s:s + bs]
+
+# %% ../nbs/03_probe.ipynb #59b18e99
 def train_probe(z,                    # training features (n, d), already standardised (see Standardizer)
                 y,                    # labels (n,) in 0..n_classes-1; every class needs a sample
                 n_classes:int=None,   # K; default max(y) + 1
                 tau:float|None=0.02,  # gradient-norm target (paper: 0.02 large scale, 0.2 digits); None = no penalty
-                rho:float=1e4,        # penalty weight (paper: about 1e4)
-                epochs:int=1000,      # passes over the data
-                lr:float=1e-2,        # Adam learning rate
+                rho:float=1e4,        # penalty weight (paper: 1e4 large scale, 1e10 digits)
+                epochs:int=1000,      # passes over the data (ignored when `steps` is given)
+                lr:float=1e-2,        # learning rate
                 batch_size:int=None,  # minibatch size; None = full batch
-                penalty:str="true+random", # labels penalised: 'true+random' (authors' code) or 'max' (App. C.3 as printed)
+                penalty:str="true+random", # 'true+random' (authors' large scale), 'summed' (authors' digits) or 'max' (App. C.3)
                 dtype="float64",      # 'float64' or 'float32'
                 seed:int=0,           # seeds the random labels and the minibatch order
                 device="cpu",         # torch device
                 progress:bool=True,   # show a tqdm bar
+                optimizer:str="adam", # 'adam' or 'sgd' (with momentum)
+                betas:tuple=(0.9, 0.999), # Adam's betas (the authors' digits: (0.5, 0.999))
+                momentum:float=0.9,   # SGD momentum
+                weight_decay:float=0.0, # L2 weight decay (the authors' SGD: 5e-4)
+                steps:int=None,       # optimiser steps on batches drawn with replacement, instead of epochs
                ) -> LipschitzProbe:
-    "Linear softmax probe trained with cross-entropy plus the gradient-norm penalty of App. C.3 (Adam)."
-    _check_train_args(tau, rho, epochs, lr, batch_size, penalty, dtype)
+    "Linear softmax probe trained with cross-entropy plus the gradient-norm penalty of App. C.3."
+    _check_train_args(tau, rho, epochs, steps, lr, batch_size, penalty, optimizer, dtype)
     z = check_features(z, "z")
     y = check_labels(y, len(z), "y", n_classes=n_classes)
     K = int(y.max()) + 1 if n_classes is None else int(n_classes)
@@ -168,18 +189,19 @@ def train_probe(z,                    # training features (n, d), already standa
     Z, Y = torch.as_tensor(z, dtype=dt, device=dev), torch.as_tensor(y, device=dev)
     W = torch.zeros(K, z.shape[1], dtype=dt, device=dev, requires_grad=True)
     b = torch.zeros(K, dtype=dt, device=dev, requires_grad=True)
-    opt = torch.optim.Adam([W, b], lr=lr)
+    opt = (torch.optim.Adam([W, b], lr=lr, betas=betas, weight_decay=weight_decay) if optimizer == "adam"
+           else torch.optim.SGD([W, b], lr=lr, momentum=momentum, weight_decay=weight_decay))
     bs = len(z) if batch_size is None else min(int(batch_size), len(z))
-    hist = {"objective": [], "ce": [], "penalty": []}
-    for _ in tqdm(range(int(epochs)), desc=f"probe (tau={tau})", disable=not progress, leave=False):
-        order = torch.arange(len(z), device=dev) if bs == len(z) else torch.randperm(len(z), generator=g, device=dev)
-        tot = np.zeros(3)
-        for s in range(0, len(z), bs):
-            idx = order[s:s + bs]
-            obj, ce, pen = probe_objective(W, b, Z[idx], Y[idx], tau, rho, penalty, g)
-            opt.zero_grad(); obj.backward(); opt.step()
-            tot += np.array([obj.item(), ce.item(), pen.item()]) * len(idx) / len(z)
-        for k, v in zip(hist, tot): hist[k].append(float(v))
+    every = len(z) if steps is None else bs                         # samples per history entry: an epoch, or a step
+    hist, tot, seen = {"objective": [], "ce": [], "penalty": []}, np.zeros(3), 0
+    total = int(steps) if steps is not None else int(epochs) * -(-len(z) // bs)
+    for idx in tqdm(_batches(len(z), bs, epochs, steps, g, dev), total=total, desc=f"probe (tau={tau})", disable=not progress, leave=False):
+        obj, ce, pen = probe_objective(W, b, Z[idx], Y[idx], tau, rho, penalty, g)
+        opt.zero_grad(); obj.backward(); opt.step()
+        tot += np.array([obj.item(), ce.item(), pen.item()]) * len(idx); seen += len(idx)
+        if seen >= every:
+            for k, v in zip(hist, tot / seen): hist[k].append(float(v))
+            tot, seen = np.zeros(3), 0
     return LipschitzProbe(W.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(),
                           tau=tau, rho=rho, penalty=penalty, history=hist)
 
