@@ -7,7 +7,7 @@ from taskrel.bound import fixed_label_map, task_relatedness
 rng = np.random.default_rng(0)
 ZR, YR = rng.normal(size=(120, 3)), np.repeat(np.arange(3), 40)
 ZT, YT = rng.normal(size=(90, 3)) + 0.3, np.repeat(np.arange(3), 30)
-FAST = dict(epochs=5, probe_epochs=20, batch_size=60, progress=False, tau=0.2)
+FAST = dict(epochs=5, probe=dict(epochs=20), batch_size=60, progress=False, tau=0.2)
 
 
 def run(**kw):
@@ -24,7 +24,10 @@ def run(**kw):
     (dict(setting="Learned"), r"setting='Learned' is not one of"),
     (dict(distance="kl"), r"distance='kl' is not one of"),
     (dict(solver="lp"), r"solver='lp' is not one of"),
-    (dict(tau=0.0), r"tau=0.0 must be positive"),
+    (dict(tau=0.0), r"tau=0.0: must be a positive number"),
+    (dict(preset="fast"), r"preset='fast' is not one of"),
+    (dict(mismatch="sum"), r"mismatch='sum' is not one of"),
+    (dict(probe_epochs=3), r"unknown argument\(s\) \['probe_epochs'\]"),
     (dict(yt=None), r"yt=None \(pseudo-labels\) needs n_target_classes"),
     (dict(yr=np.where(YR == 1, 2, YR)), r"reference classes \[1\] have no samples"),
     (dict(yt=np.arange(90) % 4), r"K_T=4 classes but the reference only K_R=3"),
@@ -44,7 +47,9 @@ def test_record_is_consistent_and_deterministic():
     a, b = run(setting="LearnedA", seed=3), run(setting="LearnedA", seed=3)
     assert a.total == b.total and np.array_equal(a.A, b.A)
     np.testing.assert_allclose(a.total, a.reweighted_loss + a.label_mismatch + a.distribution_mismatch, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(a.distribution_mismatch, a.tau * a.details["wasserstein_prior_weights"], rtol=1e-12)
+    np.testing.assert_allclose(a.distribution_mismatch, a.tau * a.details["wasserstein"]["certified"], rtol=1e-12)
+    assert a.tau == a.details["tau"]["certified"] and a.preset.name == "certified"
+    assert a.total >= a.transformed_reference_loss          # the certified chain holds on the evaluation data
     np.testing.assert_allclose(a.B.sum(0), 1, atol=1e-12)
     np.testing.assert_allclose(a.D.sum(), 1, atol=1e-12)
 
@@ -55,10 +60,18 @@ def test_fixed_all_learns_nothing():
     assert r.label_mismatch == 0.0  # a fixed permutation has zero conditional entropy
 
 
-def test_equal_weights_and_measured_tau_options():
-    r = run(class_weights="equal", tau_source="measured")
-    assert r.tau == r.details["tau_measured"]
-    np.testing.assert_allclose(r.distribution_mismatch, r.tau * r.details["wasserstein_equal_weights"], rtol=1e-12)
+@pytest.mark.parametrize("tau_source,mismatch", [("measured", "authors"), ("fixed", "lemma4"), ("certified", "lemma4")])
+def test_tau_and_mismatch_choices_enter_the_bound(tau_source, mismatch):
+    r = run(tau_source=tau_source, mismatch=mismatch)
+    assert r.tau == r.details["tau"][tau_source]
+    np.testing.assert_allclose(r.distribution_mismatch, r.tau * r.details["wasserstein"][mismatch], rtol=1e-12)
+
+
+def test_authors_preset_runs_their_recipe():
+    r = run(preset="authors-digits", epochs=3, probe=dict(epochs=5))
+    assert r.preset.setting == "LearnedAll" and r.preset.mismatch == "authors" and r.preset.probe_kwargs["rho"] == 1e10
+    assert r.tau == r.details["tau"]["measured"]
+    assert set(r.details["timings"]) == {"probes", "alg1", "evaluation"}
 
 
 def test_torch_inputs_match_numpy():
