@@ -4,28 +4,32 @@
 
 # %% ../nbs/06_metrics.ipynb #31f6b3f8
 from __future__ import annotations
-import math, warnings
+import math
 import numpy as np
-import scipy.optimize, scipy.special
+import scipy.optimize, scipy.sparse, scipy.special
 import torch
 import torch.nn.functional as tF
-import ot
-from .core import check_features, check_labels
+from .core import check_labels
+from .ot import cost_matrix, emd_plan
 
 # %% auto #0
 __all__ = ['logme', 'leep', 'nce', 'hscore', 'pactran', 'sfda', 'ot_coupling', 'ot_nce', 'otce']
 
 # %% ../nbs/06_metrics.ipynb #4ba2e998
-def _features(x, name: str) -> torch.Tensor:
-    "`x` as a finite float64 (n, d) tensor: tensors stay on their device, numpy goes through `check_features`."
-    if not isinstance(x, torch.Tensor):
-        a = np.ascontiguousarray(check_features(x, name))
-        return torch.from_numpy(a if a.flags.writeable else a.copy())
-    if x.ndim != 2: raise ValueError(f"{name}: expected a 2-D array (n, d), got shape {tuple(x.shape)}; reshape with z.reshape(len(z), -1).")
-    if len(x) == 0: raise ValueError(f"{name}: has no rows.")
-    t = x.detach().to(torch.float64)
-    bad = int((~torch.isfinite(t)).sum())
-    if bad: raise ValueError(f"{name}: contains {bad} NaN or infinite value(s); remove or impute them first.")
+def _nonfinite(t: torch.Tensor, name: str):
+    "Raise the `ValueError` that counts the NaN and infinite values of `t`."
+    raise ValueError(f"{name}: contains {int((~torch.isfinite(t)).sum())} NaN or infinite value(s); remove or impute them first.")
+
+def _features(x, name: str, finite: bool = True) -> torch.Tensor:
+    "`x` as a float64 (n, d) tensor on its own device; NaN or inf raise `ValueError` unless `finite=False` (the caller checks)."
+    if isinstance(x, torch.Tensor): t = x.detach().to(torch.float64)
+    else:
+        try: a = np.ascontiguousarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as e: raise ValueError(f"{name}: cannot be read as float64 ({e}).") from None
+        t = torch.from_numpy(a if a.flags.writeable else a.copy())
+    if t.ndim != 2: raise ValueError(f"{name}: expected a 2-D array (n, d), got shape {tuple(t.shape)}; reshape with z.reshape(len(z), -1).")
+    if len(t) == 0: raise ValueError(f"{name}: has no rows.")
+    if finite and not bool(torch.isfinite(t).all()): _nonfinite(t, name)
     return t
 
 # %% ../nbs/06_metrics.ipynb #56a1cdab
@@ -50,32 +54,25 @@ def _onehot(y: torch.Tensor, k: int) -> torch.Tensor:
 
 # %% ../nbs/06_metrics.ipynb #e977a6e2
 def _logme_basis(F: torch.Tensor, Y: torch.Tensor):
-    "Eigenvalues sigma (k, 1) of F^T F and projections x = U^T Y (k, K), as the authors' solver chooses them."
+    "Eigenvalues sigma (k, 1) of F^T F and projections x = U^T Y (k, K), for the directions the authors' solver keeps."
     N, D = F.shape
-    if N > D:
-        ev, V = torch.linalg.eigh(F.T @ F)
-        s, V = ev.flip(0).clamp_min(0).sqrt(), V.flip(1)
-        keep = s > 1e-10
-        s, V = s[keep], V[:, keep]
-        return (s ** 2)[:, None], (V.T @ (F.T @ Y)) / s[:, None]
-    U, s, _ = torch.linalg.svd(F, full_matrices=False)
-    return (s ** 2)[:, None], U.T @ Y
+    if N <= D:
+        U, s, _ = torch.linalg.svd(F, full_matrices=False)
+        return (s ** 2)[:, None], U.T @ Y
+    ev, V = torch.linalg.eigh(F.T @ F)
+    lam = ev.abs().clamp_min(torch.finfo(F.dtype).eps * ev.abs().max())   # |eigenvalue|, never below rounding level
+    keep = lam.sqrt() > 1e-10
+    lam, V = lam[keep], V[:, keep]
+    return lam[:, None], (V.T @ (F.T @ Y)) / lam.sqrt()[:, None]
 
 # %% ../nbs/06_metrics.ipynb #81969798
-def logme(features,                 # (N, D) features of the target data, numpy or torch
-          labels,                   # (N,) integer target labels
-          exact_logdet: bool = False, # count the D - rank zero eigenvalues in log|A| (the true evidence)
-         ) -> float:
-    "LogME (You et al., ICML 2021): mean over classes c of max_{alpha,beta} log p(1[y=c] | F, alpha, beta) / N; higher is better."
-    F = _not_constant(_features(features, "features"), "features")
-    N, D = F.shape
-    y, K = _classes(labels, N, "labels", F.device)
-    Y = _onehot(y, K)
-    sig, x = _logme_basis(F, Y)
+def _logme_evidence(sig: torch.Tensor, x: torch.Tensor, Y: torch.Tensor, D: int, exact_logdet: bool = False) -> torch.Tensor:
+    "Log evidence / N of each class at the authors' fixed point, from the eigenvalues `sig` and projections `x` of `_logme_basis`."
+    N, K = Y.shape
     x2, rx2 = x ** 2, Y.sum(0) - (x ** 2).sum(0)
-    alpha = torch.ones(K, dtype=F.dtype, device=F.device); beta = alpha.clone()
+    alpha = torch.ones(K, dtype=Y.dtype, device=Y.device); beta = alpha.clone()
     t, m2, r2 = alpha / beta, torch.zeros_like(alpha), torch.zeros_like(alpha)
-    done = torch.zeros(K, dtype=torch.bool, device=F.device)
+    done = torch.zeros(K, dtype=torch.bool, device=Y.device)
     for _ in range(11):
         tc = alpha / beta
         gamma = (sig / (sig + tc)).sum(0)
@@ -89,14 +86,27 @@ def logme(features,                 # (N, D) features of the target data, numpy 
     logdet = torch.log(alpha + beta * sig).sum(0)
     if exact_logdet: logdet = logdet + (D - len(sig)) * torch.log(alpha)
     ev = D / 2 * torch.log(alpha) + N / 2 * torch.log(beta) - 0.5 * logdet - beta / 2 * r2 - alpha / 2 * m2 - N / 2 * math.log(2 * math.pi)
-    return float((ev / N).mean())
+    return ev / N
+
+# %% ../nbs/06_metrics.ipynb #4db250a3
+def logme(features,                   # (N, D) features of the target data, numpy or torch
+          labels,                     # (N,) integer target labels
+          exact_logdet: bool = False, # count every zero eigenvalue of F^T F in the log-determinant (the true evidence)
+         ) -> float:
+    "LogME (You et al., ICML 2021): the mean over classes of the maximum log evidence of a Bayesian linear fit, divided by N; higher is better."
+    F = _not_constant(_features(features, "features"), "features")
+    y, K = _classes(labels, len(F), "labels", F.device)
+    Y = _onehot(y, K)
+    sig, x = _logme_basis(F, Y)
+    return float(_logme_evidence(sig, x, Y, F.shape[1], exact_logdet).mean())
 
 # %% ../nbs/06_metrics.ipynb #4f87610e
 def _probs(p, name: str, atol: float = 1e-4) -> torch.Tensor:
-    "Rows of `p` as distributions (non-negative, summing to 1 within `atol`)."
-    P = _features(p, name)
-    if bool((P < 0).any()): raise ValueError(f"{name}: has negative entries (min {float(P.min()):.3g}); pass probabilities (softmax outputs).")
-    dev = float((P.sum(1) - 1).abs().max())
+    "Rows of `p` as distributions (finite, non-negative, summing to 1 within `atol`), checked in two passes over the data."
+    P = _features(p, name, finite=False)
+    lo, dev = float(P.min()), float((P.sum(1) - 1).abs().max())   # a NaN or inf reaches one of the two
+    if not (math.isfinite(lo) and math.isfinite(dev)): _nonfinite(P, name)
+    if lo < 0: raise ValueError(f"{name}: has negative entries (min {lo:.3g}); pass probabilities (softmax outputs).")
     if dev > atol: raise ValueError(f"{name}: a row sums to 1 +- {dev:.3g}, beyond {atol}; each row must be a distribution over source classes (apply softmax).")
     return P
 
@@ -104,20 +114,21 @@ def _probs(p, name: str, atol: float = 1e-4) -> torch.Tensor:
 def leep(source_probs, # (N, C_s) soft predictions of the source classifier on the target inputs
          labels,       # (N,) integer target labels
         ) -> float:
-    "LEEP (Nguyen et al., ICML 2020): (1/N) sum_i log sum_z P(y_i|z) theta_z(x_i), P(y|z) from the soft predictions theta; higher is better."
+    "LEEP (Nguyen et al., ICML 2020): the mean log-likelihood of the target labels under the expected empirical predictor; higher is better."
     P = _probs(source_probs, "source_probs")
-    N = len(P)
+    N, C = P.shape
     y, K = _classes(labels, N, "labels", P.device)
-    joint = _onehot(y, K).T @ P / N                       # P(y, z), (K, C_s)
+    joint = torch.zeros(K, C, dtype=P.dtype, device=P.device).index_add_(0, y, P) / N   # P(y, z), (K, C_s)
     pz = joint.sum(0)
     cond = torch.where(pz > 0, joint / pz.clamp_min(torch.finfo(P.dtype).tiny), 0.0)   # P(y | z)
-    return float(torch.log((P * cond[y]).sum(1)).mean())
+    eep = (P @ cond.T).gather(1, y[:, None])              # sum_z P(y_i | z) theta_z(x_i), one BLAS product
+    return float(torch.log(eep).mean())
 
 # %% ../nbs/06_metrics.ipynb #8fe6ccf7
 def nce(source_labels, # (N,) hard source-class predictions on the target inputs
         labels,        # (N,) integer target labels
        ) -> float:
-    "NCE (Tran et al., ICCV 2019): -H(Y|Z) = sum_{z,y} P(z,y) log P(y|z) from hard source labels z; higher is better, at most 0."
+    "NCE (Tran et al., ICCV 2019): the negative conditional entropy `-H(Y | Z)` of target labels given hard source labels; higher is better, at most 0."
     z = check_labels(source_labels, name="source_labels")
     yl = check_labels(labels, name="labels")
     if len(yl) != len(z): raise ValueError(f"labels: has {len(yl)} entries but source_labels has {len(z)}; they must match sample by sample.")
@@ -132,7 +143,7 @@ def nce(source_labels, # (N,) hard source-class predictions on the target inputs
 def hscore(features, # (N, D) features of the target data
            labels,   # (N,) integer target labels
           ) -> float:
-    "H-score (Bao et al., ICIP 2019): tr(pinv(cov f) cov E[f|y]) with a true matrix product; higher is better."
+    "H-score (Bao et al., ICIP 2019): `tr(pinv(cov f) cov E[f | y])` with a true matrix product; higher is better."
     F = _not_constant(_features(features, "features"), "features")
     N, D = F.shape
     y, K = _classes(labels, N, "labels", F.device)
@@ -145,7 +156,7 @@ def hscore(features, # (N, D) features of the target data
 
 # %% ../nbs/06_metrics.ipynb #70004a44
 def _pactran_loss_grad(X: torch.Tensor, Y: torch.Tensor, lam: float, backend: str = "auto"):
-    "Objective mean-CE + |W|^2/(2 lam) of a softmax head on X, and its gradient, as a numpy function for scipy."
+    "Objective `mean CE + ||W||^2 / (2 lam)` of a softmax head on X, and its gradient, as a numpy function for scipy."
     N, D = X.shape; K = Y.shape[1]
     if backend == "numpy" or (backend == "auto" and X.device.type == "cpu"):
         Xn, Yn = X.numpy(), Y.numpy()
@@ -175,7 +186,7 @@ def pactran(features,               # (N, D) features of the target data
             seed: int = 0,          # seeds the initial head and the subsample
             maxiter: int = 100,     # L-BFGS-B iterations, as the authors' code
            ) -> float:
-    "PACTran-Gaussian (Ding et al., ECCV 2022): L(th*) + |W*|^2/(2 lam) + DK s2/(2 lam) log(lam trH/(DK)), lam = lda_factor N; lower is better."
+    "PACTran-Gaussian (Ding et al., ECCV 2022): `L(th) + ||W||^2 / (2 lam) + D K s2 / (2 lam) log(lam trH / (D K))` at the fitted head, `lam = lda_factor N`; lower is better."
     F = _not_constant(_features(features, "features"), "features")
     y, K = _classes(labels, len(F), "labels", F.device)
     rng = np.random.default_rng(seed)
@@ -219,7 +230,7 @@ def _shrunk_lda(X, y, Y, n, shrinkage=None):
 def sfda(features, # (N, D) features of the target data
          labels,   # (N,) integer target labels
         ) -> float:
-    "SFDA (Shao et al., ECCV 2022): mean p(y_i|x_i') of shrinkage Fisher discriminants refit on ConfMix features x'; higher is better."
+    "SFDA (Shao et al., ECCV 2022): the mean probability of the true class under shrinkage Fisher discriminants refit on ConfMix features; higher is better."
     X = _not_constant(_features(features, "features"), "features")
     N, D = X.shape
     y, K = _classes(labels, N, "labels", X.device)
@@ -231,47 +242,58 @@ def sfda(features, # (N, D) features of the target data
     return float(prob2[rows, y].mean())
 
 # %% ../nbs/06_metrics.ipynb #0b699d4f
-def ot_coupling(zs, # (n_s, D) source features
-                zt, # (n_t, D) target features, same encoder
-                num_itermax: int = 10_000_000, # network-simplex iterations for ot.emd
+def ot_coupling(zs,                         # (n_s, D) source features
+                zt,                         # (n_t, D) target features, same encoder
+                max_iter: int = 10_000_000, # network-simplex iteration cap, used when n_s != n_t
                ):
-    "Exact OT plan (n_s, n_t) between uniform empirical measures on squared Euclidean cost, and its cost W = <plan, C>."
+    "An exact OT plan between the uniform measures on `zs` and `zt` for squared Euclidean cost, as a sparse (n_s, n_t) array, and its cost W."
     Zs, Zt = _features(zs, "zs"), _features(zt, "zt")
     if Zs.shape[1] != Zt.shape[1]: raise ValueError(f"zt: has {Zt.shape[1]} features but zs has {Zs.shape[1]}; both tasks must be embedded by the same encoder.")
-    Zt = Zt.to(Zs.device)
-    C = ((Zs ** 2).sum(1)[:, None] + (Zt ** 2).sum(1)[None] - 2 * Zs @ Zt.T).clamp_min(0).cpu().numpy()
-    with warnings.catch_warnings():                       # POT's own warning is replaced by one that names the fix
-        warnings.simplefilter("ignore", UserWarning)
-        P, log = ot.emd(np.full(len(C), 1 / len(C)), np.full(C.shape[1], 1 / C.shape[1]), C, numItermax=int(num_itermax), log=True)
-    if log.get("warning"): warnings.warn(f"ot.emd: {log['warning']}; raise num_itermax (now {num_itermax}).", RuntimeWarning)
-    return P, float((P * C).sum())
-
-# %% ../nbs/06_metrics.ipynb #030b267e
-def _coupled_ce(P: np.ndarray, ys, yt) -> float:
-    "H(Y_t | Y_s) under the label coupling induced by the plan P."
-    cs, Ks = _classes(ys, P.shape[0], "ys", min_classes=1)
-    ct, Kt = _classes(yt, P.shape[1], "yt")
-    J = np.zeros((Ks, Kt)); np.add.at(J, cs.numpy(), P @ np.eye(Kt)[ct.numpy()])   # P(y_s, y_t)
-    nz = J > 0
-    return float(-(J[nz] * np.log((J / J.sum(1, keepdims=True).clip(1e-300))[nz])).sum())
+    C = cost_matrix(Zs.cpu().numpy(), Zt.cpu().numpy(), p=2)
+    ns, nt = C.shape
+    if ns == nt:                                           # uniform weights, equal sizes: an assignment problem
+        i, j = scipy.optimize.linear_sum_assignment(C)
+        mass = np.full(ns, 1 / ns)
+    else:
+        P = emd_plan(np.full(ns, 1 / ns), np.full(nt, 1 / nt), C, max_iter)
+        i, j = np.nonzero(P)
+        mass = P[i, j]
+    return scipy.sparse.coo_array((mass, (i, j)), shape=C.shape), float(mass @ C[i, j])
 
 # %% ../nbs/06_metrics.ipynb #22612a62
-def ot_nce(zs, ys, # source features (n_s, D) and labels (n_s,)
-           zt, yt, # target features (n_t, D) and labels (n_t,)
-           num_itermax: int = 10_000_000, # network-simplex iterations for ot.emd
-          ) -> float:
-    "OT-NCE (Tan et al., CVPR 2021): -H(Y_t | Y_s) under the exact OT coupling of source and target features; higher is better."
-    P, _ = ot_coupling(zs, zt, num_itermax)
-    return -_coupled_ce(P, ys, yt)
+def _coupled_ce(plan, cs: torch.Tensor, Ks: int, ct: torch.Tensor, Kt: int) -> float:
+    "`H(Y_t | Y_s)` under the label coupling of a sparse plan, for label codes `cs` (Ks classes) and `ct` (Kt classes)."
+    J = np.bincount(cs.numpy()[plan.row] * Kt + ct.numpy()[plan.col], weights=plan.data, minlength=Ks * Kt).reshape(Ks, Kt)
+    nz = J > 0                                             # P(y_s, y_t); 0 log 0 = 0
+    return float(-(J[nz] * np.log((J / J.sum(1, keepdims=True).clip(1e-300))[nz])).sum())
+
+def _ot_terms(zs, ys, zt, yt, max_iter: int):
+    "W and `H(Y_t | Y_s)` of the exact OT coupling; the labels are checked before the transport is solved."
+    cs, Ks = _classes(ys, len(_features(zs, "zs")), "ys", min_classes=1)
+    ct, Kt = _classes(yt, len(_features(zt, "zt")), "yt")
+    plan, W = ot_coupling(zs, zt, max_iter)
+    return W, _coupled_ce(plan, cs, Ks, ct, Kt)
 
 # %% ../nbs/06_metrics.ipynb #f2cc9efd
-def otce(zs, ys, # source features (n_s, D) and labels (n_s,)
-         zt, yt, # target features (n_t, D) and labels (n_t,)
-         lambdas=(-0.0001, -1.0, 0.0), # (l1, l2, l3) of l1 W + l2 CE + l3
-         num_itermax: int = 10_000_000, # network-simplex iterations for ot.emd
+def ot_nce(zs,                         # (n_s, D) source features
+           ys,                         # (n_s,) source labels
+           zt,                         # (n_t, D) target features, same encoder
+           yt,                         # (n_t,) target labels
+           max_iter: int = 10_000_000, # network-simplex iteration cap, used when n_s != n_t
+          ) -> float:
+    "OT-NCE (Tan et al., CVPR 2021): `-H(Y_t | Y_s)` under the exact OT coupling of source and target features; higher is better."
+    return -_ot_terms(zs, ys, zt, yt, max_iter)[1]
+
+# %% ../nbs/06_metrics.ipynb #3859222d
+def otce(zs,                            # (n_s, D) source features
+         ys,                            # (n_s,) source labels
+         zt,                            # (n_t, D) target features, same encoder
+         yt,                            # (n_t,) target labels
+         lambdas=(-0.0001, -1.0, 0.0),  # (l1, l2, l3) in `l1 W + l2 CE + l3`
+         max_iter: int = 10_000_000,    # network-simplex iteration cap, used when n_s != n_t
         ) -> float:
-    "OTCE (Tan et al., CVPR 2021): l1 W + l2 H(Y_t|Y_s) + l3, W and the label coupling from exact OT; higher is better with the default lambdas."
+    "OTCE (Tan et al., CVPR 2021): `l1 W + l2 H(Y_t | Y_s) + l3`, W and the label coupling from exact OT; higher is better with the default lambdas."
     try: l1, l2, l3 = (float(v) for v in lambdas)
     except (TypeError, ValueError): raise ValueError(f"lambdas: expected three numbers (l1, l2, l3), got {lambdas!r}.") from None
-    P, W = ot_coupling(zs, zt, num_itermax)
-    return l1 * W + l2 * _coupled_ce(P, ys, yt) + l3
+    W, ce = _ot_terms(zs, ys, zt, yt, max_iter)
+    return l1 * W + l2 * ce + l3

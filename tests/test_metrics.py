@@ -12,6 +12,7 @@ import torch
 import ot
 from hypothesis import given, settings, strategies as st, HealthCheck
 from taskrel.metrics import logme, leep, nce, hscore, pactran, sfda, ot_nce, otce, ot_coupling
+from taskrel.ot import OTNotConverged
 
 FEATURE_METRICS = {"logme": logme, "hscore": hscore, "sfda": sfda, "pactran": pactran}
 
@@ -73,9 +74,23 @@ def test_nce_and_ot_reject_bad_input():
     with pytest.raises(ValueError, match=r"lambdas: expected three numbers"): otce(Z, [0, 1] * 3, Z, [0, 1] * 3, lambdas="abc")
 
 
-def test_ot_warns_when_the_solver_stops_early():
-    Zs, ys = blobs(80, 3, 2, seed=1); Zt, yt = blobs(80, 3, 2, seed=2)
-    with pytest.warns(RuntimeWarning, match=r"raise num_itermax \(now 5\)"): ot_nce(Zs, ys, Zt, yt, num_itermax=5)
+def test_ot_raises_when_the_simplex_stops_early():
+    Zs, ys = blobs(80, 3, 2, seed=1); Zt, yt = blobs(70, 3, 2, seed=2)   # unequal sizes: POT's network simplex
+    with pytest.raises(OTNotConverged, match=r"raise max_iter \(now 5\)"): ot_nce(Zs, ys, Zt, yt, max_iter=5)
+    with pytest.raises(OTNotConverged): otce(Zs, ys, Zt, yt, max_iter=5)
+    assert math.isfinite(ot_nce(Zs, ys, Zt, yt))                       # the default cap is enough
+
+
+def test_ot_equal_sizes_need_no_iteration_cap():
+    Zs, ys = blobs(80, 3, 2, seed=1); Zt, yt = blobs(80, 3, 2, seed=2)   # equal sizes: an assignment problem, solved exactly
+    np.testing.assert_allclose(ot_nce(Zs, ys, Zt, yt, max_iter=5), ot_nce(Zs, ys, Zt, yt), rtol=0, atol=0)
+
+
+def test_leep_names_nan_and_inf():
+    for bad in (np.nan, np.inf, -np.inf):
+        P = soft(10, 3); P[4, 1] = bad
+        with pytest.raises(ValueError, match=r"source_probs: contains 1 NaN or infinite"): leep(P, np.arange(10) % 2)
+        with pytest.raises(ValueError, match=r"source_probs: contains 1 NaN or infinite"): leep(torch.from_numpy(P), np.arange(10) % 2)
 
 
 # ---------------------------------------------------------------- inputs are never modified
@@ -196,9 +211,9 @@ def test_hscore_sfda_ot_nce_bounds(k, d, seed, sep):
 def _ref_logme_fixed_point(F, y):
     "The authors' fixed-point LogME, one class at a time, with the N x k matrix U formed explicitly."
     F = np.asarray(F, float); N, D = F.shape
-    if N > D:
-        ev, V = np.linalg.eigh(F.T @ F); s = np.sqrt(np.clip(ev[::-1], 0, None)); V = V[:, ::-1]
-        k = int((s > 1e-10).sum()); s, V = s[:k], V[:, :k]; U = F @ V / s
+    if N > D:                                   # full SVD of the Gram matrix, as thuml/LogME's truncated_svd
+        _, s, Vt = np.linalg.svd(F.T @ F); s = np.sqrt(s)
+        k = int((s > 1e-10).sum()); s, V = s[:k], Vt[:k].T; U = F @ V / s
     else:
         U, s, _ = np.linalg.svd(F, full_matrices=False)
     sig = s ** 2; out = []
@@ -228,6 +243,51 @@ def test_logme_exact_logdet_is_the_maximum_evidence_for_n_below_d():
                                             options=dict(xatol=1e-9, fatol=1e-12, maxiter=5000)).fun for c in (0, 1)]) / 20
     np.testing.assert_allclose(logme(F, y, exact_logdet=True), -best, atol=1e-3)   # the solver's 1e-3 stopping rule
     assert logme(F, y) > logme(F, y, exact_logdet=True) + 0.1                       # official log|A| drops (D - N) log(alpha)
+
+
+def low_rank(n, d, r, k, top=3.0, tail=1e-6, dead=0, seed=0):
+    "n x d features: rank r (singular values top sqrt(n) .. sqrt(n)) carrying k classes, the others `tail`, the first `dead` columns zero."
+    g = np.random.default_rng(seed); y = np.arange(n) % k; m = min(n, d)
+    U, V = np.linalg.qr(g.normal(size=(n, m)))[0], np.linalg.qr(g.normal(size=(d, d)))[0][:, :m]
+    F = (U * np.r_[np.sqrt(n) * np.linspace(top, 1, r), np.full(m - r, tail)]) @ V.T + 0.8 * g.normal(size=(k, r))[y] @ V[:, :r].T
+    F[:, :dead] = 0
+    return F, y
+
+
+def _max_log_evidence(F, y):
+    "Brute force: per class, a 61 x 61 grid over (log alpha, log beta) refined by Nelder-Mead, of the closed-form log evidence / N."
+    N, D = F.shape
+    U, s, _ = np.linalg.svd(F, full_matrices=False)
+    sig = np.r_[s ** 2, np.zeros(D - len(s))]
+    out = []
+    for c in np.unique(y):
+        v = (y == c) * 1.0; x2 = np.r_[(U.T @ v) ** 2, np.zeros(D - len(s))]; rest = max(v @ v - x2.sum(), 0.0)
+        def ev(p):
+            a, b = np.exp(p); t = a / b
+            m2, r2 = (sig * x2 / (t + sig) ** 2).sum(), (x2 * (t / (t + sig)) ** 2).sum() + rest
+            return (D * p[0] + N * p[1] - np.log(a + b * sig).sum() - b * r2 - a * m2 - N * np.log(2 * np.pi)) / (2 * N)
+        grid = [(ev(np.array([la, lb])), la, lb) for la in np.linspace(-5, 25, 61) for lb in np.linspace(-5, 25, 61)]
+        _, la, lb = max(grid)
+        out.append(-scipy.optimize.minimize(lambda p: -ev(p), [la, lb], method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-14)).fun)
+    return np.mean(out)
+
+
+@pytest.mark.parametrize("n,d,r,dead", [(1000, 128, 20, 0), (1000, 128, 20, 10), (500, 64, 5, 3), (300, 64, 40, 0),
+                                        (128, 128, 20, 0), (100, 128, 20, 0), (60, 200, 10, 5)])
+def test_logme_on_rank_deficient_features(n, d, r, dead):
+    F, y = low_rank(n, d, r, 4, dead=dead)
+    default, exact, brute = logme(F, y), logme(F, y, exact_logdet=True), _max_log_evidence(F, y)
+    np.testing.assert_allclose(exact, brute, atol=1e-3)            # the authors' stopping rule and epsilon
+    if n >= d: np.testing.assert_allclose(default, exact, rtol=0, atol=1e-12)  # every direction of F^T F is kept
+    else: assert default - exact > 0.5                              # the (D - N) zero eigenvalues are left out
+
+
+def test_logme_brute_force_is_the_gaussian_maximum_likelihood():
+    F, y = blobs(25, 40, 2, 0.8, seed=30)                 # the brute force's closed form against scipy's Gaussian density
+    def neg(p, v): return -scipy.stats.multivariate_normal(np.zeros(25), F @ F.T / np.exp(p[0]) + np.eye(25) / np.exp(p[1])).logpdf(v)
+    best = [scipy.optimize.minimize(neg, [0., 0.], args=((y == c) * 1.0,), method="Nelder-Mead",
+                                    options=dict(xatol=1e-9, fatol=1e-12, maxiter=5000)).fun for c in (0, 1)]
+    np.testing.assert_allclose(_max_log_evidence(F, y), -np.mean(best) / 25, atol=1e-8)
 
 
 def _ref_leep(P, y):
@@ -326,11 +386,14 @@ def test_pactran_subsample_draws_n_per_class_times_k_points():
     assert pactran(F, y, n_per_class=1000) == pactran(F, y)      # more than N asked: all samples
 
 
-def test_ot_metrics_match_explicit_class_pair_sums():
-    Zs, ys = blobs(35, 4, 3, 1.0, seed=28); Zt, yt = blobs(30, 4, 4, 1.0, seed=29)
+@pytest.mark.parametrize("nt", [30, 35])                   # unequal sizes (network simplex) and equal sizes (assignment)
+def test_ot_metrics_match_explicit_class_pair_sums(nt):
+    Zs, ys = blobs(35, 4, 3, 1.0, seed=28); Zt, yt = blobs(nt, 4, 4, 1.0, seed=29)
     C = scipy.spatial.distance.cdist(Zs, Zt, "sqeuclidean")
-    P = ot.emd(np.full(35, 1 / 35), np.full(30, 1 / 30), C, numItermax=10**7)
+    P = ot.emd(np.full(35, 1 / 35), np.full(nt, 1 / nt), C, numItermax=10**7)
     J = np.array([[P[np.ix_(ys == a, yt == b)].sum() for b in range(4)] for a in range(3)])
     ce = -sum(J[a, b] * math.log(J[a, b] / J[a].sum()) for a in range(3) for b in range(4) if J[a, b] > 0)
     np.testing.assert_allclose(ot_nce(Zs, ys, Zt, yt), -ce, rtol=1e-9)
-    np.testing.assert_allclose(otce(Zs, ys, Zt, yt), -1e-4 * ot.emd2(np.full(35, 1 / 35), np.full(30, 1 / 30), C) - ce, rtol=1e-9)
+    np.testing.assert_allclose(otce(Zs, ys, Zt, yt), -1e-4 * ot.emd2(np.full(35, 1 / 35), np.full(nt, 1 / nt), C) - ce, rtol=1e-9)
+    plan, W = ot_coupling(Zs, Zt)
+    np.testing.assert_allclose(plan.toarray(), P, atol=1e-15)
