@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 from taskrel.encoders import (LeNet, preprocess_images, train_classifier, extract_features, predict, accuracy,
-                              efficientnet_lite0, efficientnet_lite0_weights, fine_tune, EFFICIENTNET_LITE_MEAN,
+                              efficientnet_lite0, efficientnet_lite_weights, fine_tune, EFFICIENTNET_LITE_MEAN,
                               EFFICIENTNET_LITE_STD)
 
 torch.set_num_threads(1)
@@ -113,7 +113,7 @@ effnet = pytest.importorskip("efficientnet_lite_pytorch")
 
 def test_efficientnet_loads_the_shipped_imagenet_weights():
     enc = efficientnet_lite0(image_size=32, seed=0)
-    state = torch.load(efficientnet_lite0_weights(), map_location="cpu")
+    state = torch.load(efficientnet_lite_weights(0), map_location="cpu")
     for k in ["_conv_stem.weight", "_blocks.0._depthwise_conv.weight", "_conv_head.weight", "_bn1.running_mean"]:
         assert torch.equal(enc.net.state_dict()[k], state[k]), k
     assert enc.feature_dim == 1280
