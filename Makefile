@@ -5,13 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# A relative TASKREL_DATA (CI passes ../shared/data) is made absolute here, because nbdev_test runs each
-# notebook from inside nbs/. Unset, the data root falls back to ../shared/data when it exists, then data/.
-ifdef TASKREL_DATA
-export TASKREL_DATA := $(abspath $(TASKREL_DATA))
-else ifneq ($(wildcard ../shared/data),)
-export TASKREL_DATA := $(abspath ../shared/data)
-endif
+# make data fills data/ with every file the tests need (taskrel fetch): from a local mirror when there is one
+# ($$TASKREL_DATA, else ../shared/data), else Debian's package (Fashion-MNIST, as root), else the official addresses.
+# Everything then reads from data/, made absolute because nbdev_test runs each notebook from inside nbs/.
+MIRROR := $(or $(TASKREL_DATA),$(wildcard ../shared/data))
+export TASKREL_DATA := $(abspath data)
 
 .PHONY: demo test install data export docs readme clean
 
@@ -23,15 +21,8 @@ $(STAMP): settings.ini setup.py
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# data/ is the default data root. With a local mirror ($$TASKREL_DATA, or ../shared/data) its dataset folders are
-# linked into data/, so plain `python -c "from taskrel.data import load_dataset; ..."` works from the repo root.
-# Without one, load_dataset(..., download=True) fetches each file from its official address and checks it.
-data:
-	@mkdir -p data
-	@if [ -n "$$TASKREL_DATA" ] && [ -d "$$TASKREL_DATA" ]; then \
-	  for d in "$$TASKREL_DATA"/*/; do n=$$(basename "$$d"); [ -e "data/$$n" ] || ln -s "$${d%/}" "data/$$n"; done; \
-	  echo "data/: linked the datasets of $$TASKREL_DATA"; \
-	else echo "data/: no local mirror; load_dataset(..., download=True) fetches files when online"; fi
+data: $(STAMP)
+	$(BIN)/taskrel fetch --dest data $(if $(MIRROR),--mirror $(abspath $(MIRROR)))
 
 demo: $(STAMP) data
 	$(BIN)/taskrel demo
@@ -48,9 +39,18 @@ test: $(STAMP) data export
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python -m pytest tests/ -q -p no:cacheprovider
 
-# Needs Quarto on PATH (not installable on the offline dev machines; everything before it is tested in tests/test_docs.py).
-docs: $(STAMP)
-	$(BIN)/nbdev_docs
+# The book. Quarto comes from PATH, else it is built once (offline, ~30 s) with ../shared/tools/make-quarto.sh into a
+# cache folder outside the repository. README.md is touched first so that nbdev_docs keeps it (README comes from
+# `make readme`); tests/check_site.py then fails on anything a reader should not meet (see its docstring).
+QUARTO_HOME ?= $(HOME)/.cache/taskrel/quarto
+QUARTO := $(or $(shell command -v quarto 2>/dev/null),$(QUARTO_HOME)/bin/quarto)
+$(QUARTO_HOME)/bin/quarto:
+	bash ../shared/tools/make-quarto.sh $(QUARTO_HOME)
+
+docs: $(STAMP) $(QUARTO)
+	touch README.md
+	set -o pipefail; PATH="$(dir $(QUARTO)):$$PATH" $(BIN)/nbdev_docs 2>&1 | tee _docs.log
+	$(BIN)/python tests/check_site.py _docs --log _docs.log
 
 # README.md is generated from nbs/index.ipynb (cells starting with `#| hide` are left out). nbconvert is used
 # rather than nbdev_readme so that it works without Quarto; tests/test_docs.py checks README matches the notebook.
@@ -59,4 +59,4 @@ readme: $(STAMP)
 	  --output-dir . --output README
 
 clean:
-	rm -rf _proc _docs nbs/nbdev.yml .pytest_cache
+	rm -rf _proc _docs _docs.log nbs/nbdev.yml .pytest_cache

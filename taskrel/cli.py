@@ -7,41 +7,64 @@ from __future__ import annotations
 import argparse, json, sys
 from pathlib import Path
 import numpy as np
-from .bound import SETTINGS, DISTANCES, SOLVERS, task_relatedness
-from .data import demo_tasks
+from .bound import (DISTANCES, MISMATCHES, PRESETS, SETTINGS, SOLVERS, TAU_SOURCES, resolve_preset,
+                           task_relatedness)
+from .data import data_summary, demo_tasks, fetch_data
+from .ot import OTNotConverged
 from .plots import plot_decomposition
-from .data import data_summary
 
 # %% auto #0
-__all__ = ['build_parser', 'load_features', 'main']
+__all__ = ['build_parser', 'preset_from_args', 'load_features', 'main']
 
 # %% ../nbs/09_cli.ipynb #21e55604
+_ALG_FLAGS = {  # flag -> (Preset field, type, choices, help)
+    "--setting": ("setting", str, SETTINGS, "what Alg. 1 learns (App. C.1)"),
+    "--distance": ("distance", str, DISTANCES, "mismatch optimised: exact W or the Gaussian of Eq. 5"),
+    "--solver": ("solver", str, SOLVERS, "coupling solver ('auto': blocks when exact, else dense emd)"),
+    "--tau": ("tau", float, None, "gradient-norm target of the probes (paper: 0.02 large models, 0.2 digits)"),
+    "--tau-source": ("tau_source", str, TAU_SOURCES, "tau in the bound: certified constant, the probes' target, or measured"),
+    "--mismatch": ("mismatch", str, MISMATCHES, "W in the bound: certified W_{d_nu}, Lemma 4's sum, or the authors' average"),
+    "--epochs": ("epochs", int, None, "Alg. 1 epochs (the presets run 1000-2001)"),
+    "--batch-size": ("batch_size", int, None, "Alg. 1 batch size (must exceed the feature dimension)"),
+    "--label-map": ("label_map", str, ("permutation", "identity", "matched"), "fixed B of FixedAll/LearnedA"),
+}
+
 def build_parser() -> argparse.ArgumentParser:
     "The `taskrel` argument parser, one subparser per job."
     p = argparse.ArgumentParser(prog="taskrel", description="Task-relatedness and transferability of representations.")
     sub = p.add_subparsers(dest="command", required=True)
     alg = argparse.ArgumentParser(add_help=False)
-    alg.add_argument("--setting", default="LearnedA", choices=SETTINGS)
-    alg.add_argument("--distance", default="wasserstein", choices=DISTANCES)
-    alg.add_argument("--solver", default="emd", choices=SOLVERS)
-    alg.add_argument("--epochs", type=int, default=300, help="Alg. 1 epochs (the paper ran 1000-2000)")
-    alg.add_argument("--batch-size", type=int, default=None, help="Alg. 1 batch size (must exceed the feature dimension)")
+    alg.add_argument("--preset", default="certified", choices=list(PRESETS), help="the recipe; flags below override its fields")
+    for flag, (dest, typ, choices, hlp) in _ALG_FLAGS.items():
+        alg.add_argument(flag, dest=dest, type=typ, choices=choices, default=None, help=hlp + " (default: the preset's)")
+    alg.add_argument("--probe-epochs", type=int, default=None, help="epochs of the Lipschitz probes (default: the preset's)")
     alg.add_argument("--seed", type=int, default=0)
     alg.add_argument("--quiet", action="store_true", help="no progress bars")
     demo = sub.add_parser("demo", parents=[alg], help="Alg. 1 on MNIST -> USPS (FixedAll and --setting); prints the bounds and saves a bar chart")
     demo.add_argument("--out", default="taskrel_demo.png", help="where to write the bar chart (PNG)")
-    demo.add_argument("--root", default=None, help="data root searched first (else $TASKREL_DATA, then ./data)")
-    demo.add_argument("--tau", type=float, default=0.2, help="Lipschitz constant of the probes (paper: 0.2 for digits)")
+    demo.add_argument("--root", default=None, help="data root (default: $TASKREL_DATA, then ./data)")
+    demo.add_argument("--points", type=int, default=2000, help="seeded subsample of each training split (test splits: half)")
     rel = sub.add_parser("relatedness", parents=[alg], help="task-relatedness between two sets of features in .npz files")
     rel.add_argument("--reference", required=True, help=".npz with arrays z (n, d), y (n,) [, z_test, y_test]")
     rel.add_argument("--target", required=True, help=".npz with arrays z, y (y optional with --no-target-labels) [, z_test, y_test]")
-    rel.add_argument("--no-target-labels", action="store_true", help="use pseudo-labels argmax B h_R(A^-1 z)")
+    rel.add_argument("--no-target-labels", action="store_true", help="use pseudo-labels argmax B h_R(A^-1 (z - b))")
     rel.add_argument("--n-target-classes", type=int, default=None, help="K_T, needed with --no-target-labels")
-    rel.add_argument("--tau", type=float, default=0.02, help="Lipschitz constant of the probes (paper: 0.02)")
-    rel.add_argument("--out", default=None, help="write the result as JSON here")
+    rel.add_argument("--out", default=None, help="write the record as JSON here")
     data = sub.add_parser("data", help="load the real USPS and MNIST test data and save an image grid")
     data.add_argument("--out", default="taskrel_data.png"); data.add_argument("--root", default=None)
+    fetch = sub.add_parser("fetch", help="obtain every data file the tests need into one data root (make data runs this)")
+    fetch.add_argument("--dest", default="data", help="the data root to fill")
+    fetch.add_argument("--mirror", default=None, help="a local directory laid out like a data root, tried first")
+    fetch.add_argument("--no-apt", action="store_true", help="never install Debian's dataset packages")
+    fetch.add_argument("--no-download", action="store_true", help="never fetch from the official addresses")
     return p
+
+# %% ../nbs/09_cli.ipynb #5b0c44e1
+def preset_from_args(args) -> "Preset":
+    "The Preset the parsed flags ask for: --preset with every flag that was given applied on top."
+    over = {dest: getattr(args, dest) for _, (dest, *_rest) in _ALG_FLAGS.items()}
+    if args.probe_epochs is not None: over["probe"] = dict(epochs=args.probe_epochs)
+    return resolve_preset(args.preset, **over)
 
 # %% ../nbs/09_cli.ipynb #36c1900e
 def load_features(path: str, labels: bool = True) -> dict:
@@ -57,25 +80,30 @@ def load_features(path: str, labels: bool = True) -> dict:
     return arrays
 
 # %% ../nbs/09_cli.ipynb #88efc8c8
-def _run_alg1(args, ref: dict, tgt: dict, labels: bool, n_target_classes=None):
+def _run_alg1(args, ref: dict, tgt: dict, labels: bool, n_target_classes=None, **override):
     return task_relatedness(ref["z"], ref["y"], tgt["z"], tgt.get("y") if labels else None,
                             zr_test=ref.get("z_test"), yr_test=ref.get("y_test"), zt_test=tgt.get("z_test"),
                             yt_test=tgt.get("y_test") if labels else None, n_target_classes=n_target_classes,
-                            setting=args.setting, distance=args.distance, solver=args.solver, tau=args.tau,
-                            epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, progress=not args.quiet)
+                            preset=resolve_preset(preset_from_args(args), **override), seed=args.seed, progress=not args.quiet)
 
 def _demo(args) -> int:
     import matplotlib; matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     t = demo_tasks(root=args.root, seed=args.seed)
+    rng = np.random.default_rng(args.seed)
+    for z, n in dict(zr=args.points, zr_test=args.points // 2, zt=args.points, zt_test=args.points // 2).items():
+        keep = rng.permutation(len(t[z]))[:n]                    # a seeded subsample keeps the demo to about a minute
+        t[z], t["y" + z[1:]] = t[z][keep], t["y" + z[1:]][keep]
     args.batch_size = args.batch_size or 256   # > the demo's 32 features (App. D), and 10x cheaper per epoch than 1000
+    args.epochs = args.epochs or 300           # a demo: minutes, not the preset's 1000 epochs
+    args.tau = args.tau or 0.2                 # the paper's tau for digits
     print(f"reference -> target: {t['source']}")
     ref = {"z": t["zr"], "y": t["yr"], "z_test": t["zr_test"], "y_test": t["yr_test"]}
     tgt = {"z": t["zt"], "y": t["yt"], "z_test": t["zt_test"], "y_test": t["yt_test"]}
-    settings = dict.fromkeys(["FixedAll", args.setting])     # what learning buys: the bound before and after
+    settings = dict.fromkeys(["FixedAll", args.setting or preset_from_args(args).setting])   # the bound before and after learning
     results = {}
     for s in settings:
-        args.setting = s; results[s] = _run_alg1(args, ref, tgt, labels=True)
+        results[s] = _run_alg1(args, ref, tgt, labels=True, setting=s)
         print(f"--- {s}\n{results[s].table()}")
     ax = plot_decomposition(results, title="target loss vs the bound of Theorem 3")
     ax.figure.tight_layout(); ax.figure.savefig(args.out, dpi=110); plt.close(ax.figure)
@@ -89,6 +117,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "demo": return _demo(args)
         if args.command == "data": data_summary(out=args.out, root=args.root); return 0
+        if args.command == "fetch":
+            fetch_data(args.dest, mirror=args.mirror, apt=not args.no_apt, download=not args.no_download); return 0
         labels = not args.no_target_labels
         ref, tgt = load_features(args.reference), load_features(args.target, labels=labels)
         r = _run_alg1(args, ref, tgt, labels, args.n_target_classes)
@@ -97,5 +127,5 @@ def main(argv=None) -> int:
             Path(args.out).write_text(json.dumps(r.to_dict(arrays=True), indent=1))
             print(f"result written to {args.out}")
         return 0
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, OTNotConverged) as e:
         print(f"taskrel {args.command}: {e}", file=sys.stderr); return 2

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['FILES', 'SPLITS', 'DataFile', 'data_roots', 'candidate_paths', 'ChecksumError', 'verify_file', 'locate',
-           'load_dataset', 'split_dataset', 'make_task', 'images_to_vectors', 'demo_tasks', 'image_grid',
+__all__ = ['FILES', 'TEST_FILES', 'SPLITS', 'DataFile', 'data_roots', 'candidate_paths', 'ChecksumError', 'verify_file', 'locate',
+           'fetch_data', 'load_dataset', 'split_dataset', 'make_task', 'images_to_vectors', 'demo_tasks', 'image_grid',
            'data_summary']
 
 # %% ../nbs/01_data.ipynb #b75ee81e
@@ -64,15 +64,17 @@ FILES = {f.path: f for f in [
 
 # %% ../nbs/01_data.ipynb #19b79429
 def data_roots(root=None) -> list[Path]:
-    "Data roots in search order: `root`, then `$TASKREL_DATA`, then `./data`."
-    roots = [Path(root)] if root is not None else []
-    if os.environ.get("TASKREL_DATA"): roots.append(Path(os.environ["TASKREL_DATA"]))
-    roots.append(Path("data"))
-    return [r.expanduser().absolute() for r in roots]
+    "Data roots in search order: `root` alone when given, else `$TASKREL_DATA`, `./data`, then the repository's `data/`."
+    if root is not None: return [Path(root).expanduser().absolute()]
+    roots = [Path(os.environ["TASKREL_DATA"])] if os.environ.get("TASKREL_DATA") else []
+    import taskrel
+    roots += [Path("data"), Path(taskrel.__file__).resolve().parent.parent / "data"]     # the last: notebooks run from nbs/
+    return list(dict.fromkeys(r.expanduser().absolute() for r in roots))
 
 def candidate_paths(f: DataFile, root=None) -> list[Path]:
-    "Every place `f` may be, in search order."
-    return [r/f.path for r in data_roots(root)] + [Path(d)/f.name for d in f.system_dirs]
+    "Every place `f` may be, in search order (system directories only when no `root` is given)."
+    system = [] if root is not None else [Path(d)/f.name for d in f.system_dirs]
+    return [r/f.path for r in data_roots(root)] + system
 
 # %% ../nbs/01_data.ipynb #a2b37103
 class ChecksumError(ValueError):
@@ -128,6 +130,61 @@ def locate(path: str, root=None, download=False) -> Path:
     raise FileNotFoundError(f"Data file '{f.name}' ({path}) not found. Looked in:\n  {looked}\n"
                             f"To obtain it: {how}, or copy it to one of those paths "
                             f"(set $TASKREL_DATA or pass root= to choose the data root).")
+
+# %% ../nbs/01_data.ipynb #6c0f2a9d
+TEST_FILES = ("mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz", "usps/zip.train.gz", "usps/usps.t.bz2",
+              "fashion_mnist/train-images-idx3-ubyte.gz", "fashion_mnist/train-labels-idx1-ubyte.gz",
+              "fashion_mnist/t10k-images-idx3-ubyte.gz", "fashion_mnist/t10k-labels-idx1-ubyte.gz",
+              "sst/trainDevTestTrees_PTB.zip", "ag_news/ag_news_csv/test.csv")
+_APT_PACKAGE = {"/usr/share/datasets/fashion-mnist": "dataset-fashion-mnist"}
+
+def _apt_install(package: str) -> bool:
+    "apt-get install `package` when running as root on Debian; True when it succeeded."
+    import shutil, subprocess
+    if not (os.path.exists("/etc/debian_version") and shutil.which("apt-get") and os.geteuid() == 0): return False
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "update", "-qq"], **quiet)
+    return subprocess.run(["apt-get", "install", "-y", "-qq", package], **quiet).returncode == 0
+
+# %% ../nbs/01_data.ipynb #7a3e5b91
+def _obtain(f: DataFile, dest: Path, mirror, apt: bool, download: bool) -> str:
+    "Put `f` at `dest` (verified) and say how; raise FileNotFoundError when no way worked."
+    if dest.is_file(): verify_file(dest, f); return "already present"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink(): dest.unlink()                                    # a dangling link from an earlier mirror
+    link = lambda src, how: (dest.symlink_to(verify_file(src, f).absolute()), how)[1]
+    if mirror is not None and (Path(mirror) / f.path).is_file(): return link(Path(mirror) / f.path, f"linked from the mirror {mirror}")
+    for d in f.system_dirs:
+        if (Path(d) / f.name).is_file(): return link(Path(d) / f.name, f"linked from {d}")
+        if apt and d in _APT_PACKAGE and _apt_install(_APT_PACKAGE[d]) and (Path(d) / f.name).is_file():
+            return link(Path(d) / f.name, f"installed Debian's {_APT_PACKAGE[d]} and linked from {d}")
+    if download and f.url:
+        try: _download(f, dest); return f"downloaded from {f.url}"
+        except OSError as e: raise FileNotFoundError(f"download from {f.url} failed ({e})") from None
+    raise FileNotFoundError("no mirror copy" + (", no download address" if not f.url else ""))
+
+# %% ../nbs/01_data.ipynb #8b4d6e02
+def fetch_data(dest="data",               # the data root to fill
+               files=TEST_FILES,          # registry paths to obtain
+               mirror=None,               # a local directory laid out like a data root (e.g. ../shared/data)
+               apt: bool = True,          # may install Debian's dataset packages (as root on Debian)
+               download: bool = True,     # may fetch from the official addresses
+               log=print,                 # where the one-line reports go
+              ) -> dict:
+    "Obtain every file of `files` into `dest`, verified; {path: how}. FileNotFoundError naming what is missing."
+    dest, done, missing = Path(dest), {}, {}
+    for path in files:
+        if path not in FILES: raise ValueError(f"files: {path!r} is not in the registry; choose among {sorted(FILES)}.")
+        try: done[path] = _obtain(FILES[path], dest / path, mirror, apt, download)
+        except FileNotFoundError as e: missing[path] = str(e)
+        else: log(f"{path}: {done[path]}")
+    if missing:
+        lines = "\n  ".join(f"{p} ({why}; official address: {FILES[p].url or 'none'})" for p, why in missing.items())
+        raise FileNotFoundError(f"Could not obtain {len(missing)} data file(s):\n  {lines}\nGet them by: pointing --mirror (or "
+                                f"$TASKREL_DATA) at a directory holding them as <dataset>/<file>; running online so they can be "
+                                f"downloaded; or, for Fashion-MNIST, `apt-get install dataset-fashion-mnist` on Debian. "
+                                f"Then run `make data` again.")
+    return done
 
 # %% ../nbs/01_data.ipynb #80a28dfb
 def _read_idx_gz(path: Path) -> np.ndarray:

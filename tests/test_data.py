@@ -35,7 +35,7 @@ def test_missing_file_names_file_every_place_and_remedy(isolated):
     msg = str(e.value)
     assert "usps.t.bz2" in msg
     assert str(isolated / "usps" / "usps.t.bz2") in msg          # the root argument
-    assert str(Path("data").absolute() / "usps" / "usps.t.bz2") in msg  # the ./data fallback
+    assert str(Path("data").absolute() / "usps" / "usps.t.bz2") not in msg  # an explicit root is searched alone
     assert "download=True" in msg and "TASKREL_DATA" in msg
 
 
@@ -43,8 +43,9 @@ def test_missing_file_also_lists_system_dirs(isolated, monkeypatch):
     f = data.DataFile("fake/x.gz", ("0" * 64,), system_dirs=(str(isolated / "sys"),))
     monkeypatch.setitem(FILES, f.path, f)
     with pytest.raises(FileNotFoundError) as e:
-        locate(f.path, root=isolated)
+        locate(f.path)                                             # no root: the default roots, then system dirs
     assert str(isolated / "sys" / "x.gz") in str(e.value)
+    assert str(Path("data").absolute() / "fake" / "x.gz") in str(e.value)
     assert "no public download address" in str(e.value)
 
 
@@ -62,10 +63,20 @@ def test_corrupt_file_is_an_error_naming_the_mismatch(isolated):
 
 def test_corrupt_copy_is_not_skipped_for_a_later_good_one(isolated, monkeypatch):
     "The first copy found is used: a corrupt file early in the order must not be silently bypassed."
-    monkeypatch.setenv("TASKREL_DATA", str(USPS_TEST.parent.parent))
+    monkeypatch.setenv("TASKREL_DATA", str(isolated))            # first in the order: a corrupt copy
     (isolated / "usps").mkdir()
     (isolated / "usps" / "usps.t.bz2").write_bytes(b"not a bzip2 file")
+    (Path("data") / "usps").mkdir(parents=True)                   # later in the order: a good copy
+    (Path("data") / "usps" / "usps.t.bz2").symlink_to(USPS_TEST)
     with pytest.raises(ChecksumError):
+        load_dataset("usps", "test")
+
+
+def test_explicit_root_never_falls_back(isolated, monkeypatch):
+    "root=DIR looks only in DIR, even when $TASKREL_DATA holds the file."
+    monkeypatch.setenv("TASKREL_DATA", str(USPS_TEST.parent.parent))
+    assert load_dataset("usps", "test")[0].shape == (2007, 16, 16)
+    with pytest.raises(FileNotFoundError, match="usps.t.bz2"):
         load_dataset("usps", "test", root=isolated)
 
 
