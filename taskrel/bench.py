@@ -4,38 +4,20 @@
 
 # %% ../nbs/08_bench.ipynb #9215eac5
 from __future__ import annotations
-import argparse, datetime, json, math, os, platform, subprocess, sys, time
-from pathlib import Path
+import argparse, math, os, sys, time, warnings
 import numpy as np
 import pandas as pd
 import torch
+import ot
 from . import metrics
-from .bound import fit_transforms
+from .bound import exact_coupling, fit_transforms, fixed_label_map, resolve_preset, transport_term
+from .results import device_info, load, save
 
 # %% auto #0
-__all__ = ['METRIC_CALLS', 'machine_info', 'git_state', 'metric_inputs', 'time_metric', 'bench_metrics', 'to_jsonable',
-           'write_json', 'results_table', 'alg1_inputs', 'time_alg1', 'bench_alg1', 'build_parser', 'main']
-
-# %% ../nbs/08_bench.ipynb #ec604930
-def machine_info() -> dict:
-    "CPU model, thread counts, CUDA device (or 'not available'), load average and library versions of this machine."
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh: cpu = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), cpu)
-    except OSError: pass
-    import scipy, ot
-    return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available",
-            "load_average_1_5_15min": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "python": platform.python_version(), "versions": {"torch": torch.__version__, "numpy": np.__version__,
-                                                               "scipy": scipy.__version__, "pot": ot.__version__}}
-
-def git_state() -> dict:
-    "HEAD commit of the repository around the working directory, and whether tracked or untracked files differ from it."
-    def git(*a):
-        return subprocess.run(["git", *a], capture_output=True, text=True, timeout=30).stdout.strip()
-    try: return {"commit": git("rev-parse", "HEAD") or "unknown", "dirty": bool(git("status", "--porcelain"))}
-    except (OSError, subprocess.SubprocessError): return {"commit": "unknown", "dirty": None}
+__all__ = ['METRIC_CALLS', 'ALG1_SCALES', 'ALG1_METHODS', 'metric_inputs', 'time_metric', 'bench_metrics', 'results_table',
+           'alg1_inputs', 'authors_alg1', 'run_taskrel', 'run_authors', 'time_alg1', 'first_epoch_check',
+           'authors_transport_check', 'interleaved', 'alg1_records', 'bench_alg1', 'alg1_verdicts', 'alg1_table',
+           'build_parser', 'main', 'show_results']
 
 # %% ../nbs/08_bench.ipynb #e16aad7a
 def metric_inputs(n: int = 50_000,            # target samples
@@ -67,8 +49,11 @@ def _on(device: str, inputs: dict) -> dict:
     "The inputs as they are passed on `device`: numpy on the CPU, torch tensors on a GPU."
     return inputs if device == "cpu" else {k: torch.as_tensor(v, device=device) for k, v in inputs.items()}
 
-def time_metric(name: str, inputs: dict, device: str = "cpu") -> dict:
-    "Wall-clock seconds and value of one call of metric `name` on `device` (inputs already placed there)."
+def time_metric(name: str,          # a key of METRIC_CALLS
+                inputs: dict,       # from metric_inputs, already placed on `device`
+                device: str = "cpu" # 'cpu' or a CUDA device
+               ) -> dict:
+    "Wall-clock seconds and value of one call of metric `name` on `device`."
     args = [inputs[a] for a in METRIC_CALLS[name][0]]
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     sync(); t = time.perf_counter()
@@ -80,133 +65,332 @@ def time_metric(name: str, inputs: dict, device: str = "cpu") -> dict:
 def bench_metrics(n: int = 50_000, d: int = 2048, k: int = 100, n_source_classes: int = 1000, n_ot: int = 5000,
                   seed: int = 0,               # seeds the inputs and PACTran's initial head
                   devices=None,                # e.g. ["cpu", "cuda"]; None means the CPU plus CUDA when available
-                  command: str = None,         # how this run was started, recorded verbatim
                   verbose: bool = False,       # print each timing as it is measured
                  ) -> dict:
-    "Time every metric of `taskrel.metrics` on random inputs, per device, with the run's full context."
+    "Time every metric of `taskrel.metrics` on random inputs, per device: one record per metric, the config and notes."
     devices = devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    machine = machine_info()
     t0 = time.perf_counter()
     inputs = metric_inputs(n, d, k, n_source_classes, n_ot, seed)
     prep = round(time.perf_counter() - t0, 2)
-    results = {name: {"samples": n if on == "n" else min(n, n_ot)} for name, (_, on) in METRIC_CALLS.items()}
+    recs = {name: {"metric": name, "samples": n if on == "n" else min(n, n_ot)} for name, (_, on) in METRIC_CALLS.items()}
     for dev in ["cpu", "cuda"]:
         if dev not in devices:
-            for r in results.values(): r[dev] = "not available" if dev == "cuda" and not torch.cuda.is_available() else "not run"
+            for r in recs.values(): r[f"{dev}_s"] = None
             continue
         placed = _on(dev, inputs)
         if dev != "cpu": metrics.logme(placed["features"][:200], placed["labels"][:200])   # warm-up: CUDA context, cuBLAS
         for name in METRIC_CALLS:
-            results[name][dev] = time_metric(name, placed, dev)
-            if verbose: print(f"{dev:5s} {name:8s} {results[name][dev]['seconds']:9.3f} s   value {results[name][dev]['value']:+.6g}", flush=True)
+            t = time_metric(name, placed, dev)
+            recs[name][f"{dev}_s"], recs[name][f"{dev}_value"] = t["seconds"], float(t["value"])
+            if verbose: print(f"{dev:5s} {name:8s} {t['seconds']:9.3f} s   value {t['value']:+.6g}", flush=True)
         del placed
-    return {"benchmark": "metrics", "command": command or "taskrel.bench.bench_metrics(...)", "git": git_state(),
-            "date_utc": started, "machine": machine,
-            "load_average_after": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "sizes": {"n": n, "d": d, "k": k, "n_source_classes": n_source_classes, "n_ot": min(n, n_ot)},
-            "seeds": {"inputs": seed, "pactran_init": 0}, "input_seconds": prep,
+    return {"records": list(recs.values()), "wall_seconds": time.perf_counter() - t0, "input_seconds": prep,
+            "config": {"n": n, "d": d, "k": k, "n_source_classes": n_source_classes, "n_ot": min(n, n_ot), "devices": devices},
             "notes": [f"ot_nce and otce run on {min(n, n_ot)} source and {min(n, n_ot)} target samples: exact OT at n = {n} "
                       f"needs an n x n float64 cost matrix and plan ({8 * n * n / 1e9:.1f} GB each)",
                       "each metric is called once per device; seconds are wall clock and include input checks",
                       "pactran runs on all n samples (n_per_class=None) with at most 100 L-BFGS-B iterations",
-                      "computation is float64 throughout; CUDA timings use inputs already on the GPU"],
-            "results": results}
+                      "computation is float64 throughout; CUDA timings use inputs already on the GPU"]}
 
 # %% ../nbs/08_bench.ipynb #e277e8a0
-def to_jsonable(o):
-    "`o` with numpy scalars and arrays as Python numbers and lists, dict keys as str, and NaN/inf as None (JSON null)."
-    if isinstance(o, dict): return {str(k): to_jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [to_jsonable(v) for v in o]
-    if isinstance(o, (np.floating, float)): return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.integer): return int(o)
-    if isinstance(o, np.ndarray): return to_jsonable(o.tolist())
-    return o
-
-def write_json(result: dict, out) -> Path:
-    "Write `result` to `out` (parent folders created), pretty-printed, as strict JSON (see `to_jsonable`)."
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(to_jsonable(result), indent=2) + "\n")
-    return out
-
-def results_table(result: dict) -> pd.DataFrame:
+def results_table(records: list) -> pd.DataFrame:
     "One row per metric: samples, seconds on each device, and the value on the CPU."
-    rows = {}
-    for name, r in result["results"].items():
-        row = {"samples": r["samples"]}
-        for dev in ["cpu", "cuda"]:
-            row[f"{dev}_s"] = r[dev]["seconds"] if isinstance(r.get(dev), dict) else r.get(dev)
-        row["value"] = r["cpu"]["value"] if isinstance(r.get("cpu"), dict) else None
-        rows[name] = row
-    return pd.DataFrame(rows).T
+    return pd.DataFrame(records).set_index("metric")[["samples", "cpu_s", "cuda_s", "cpu_value"]]
 
 # %% ../nbs/08_bench.ipynb #4b840435
-def alg1_inputs(batch: int = 1000, d: int = 512, k: int = 37, seed: int = 0) -> dict:
-    "A random reference and target task (k classes, 2 * batch points each) with matching class structure."
+ALG1_SCALES = {   # name -> batch, feature dimension, classes, the epochs of each timed call, methods left out
+    "tiny": dict(batch=120, d=16, k=5, epochs=3),
+    "pets": dict(batch=1000, d=512, k=37, epochs=10),    # ImageNet ResNet-18 -> Pets (L: batch 1000)
+    "d2048": dict(batch=2500, d=2048, k=37, epochs=2,    # 2048-d encoders (batch 2500 in the authors' scripts)
+                  skip=("taskrel gaussian LearnedA",)),  # Eq. 5 on the full sets: ~16x its Pets cost, minutes per epoch
+}
+
+def alg1_inputs(batch: int = 1000, # points per batch
+                d: int = 512,      # feature dimension
+                k: int = 37,       # classes of both tasks
+                seed: int = 0,     # seeds every draw
+               ) -> dict:
+    "A reference and a target task with k equal classes of 2 ceil(batch / k) points, the target a linearly distorted, relabelled copy."
     rng = np.random.default_rng(seed)
-    n = 2 * batch
+    yr = np.repeat(np.arange(k), 2 * math.ceil(batch / k))
+    B = fixed_label_map(k, k, "permutation", seed)        # reference class j is target class B.argmax(0)[j]
     means = rng.normal(0, 1, (k, d))
-    yr, yt = np.arange(n) % k, rng.permutation(np.arange(n) % k)
-    zr = means[yr] + rng.normal(0, 1, (n, d))
-    zt = means[yt] @ np.linalg.qr(rng.normal(size=(d, d)))[0] * 0.1 + means[yt] + rng.normal(0, 1, (n, d))
-    return {"zr": zr, "yr": yr, "zt": zt, "yt": yt, "ref_losses": rng.uniform(0.5, 2.0, n), "k": k, "batch": batch}
+    zr = means[yr] + rng.normal(0, 1, (len(yr), d))
+    Q = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    zt = (means[yr] + rng.normal(0, 1, (len(yr), d))) @ (0.9 * np.eye(d) + 0.1 * Q) + 0.1
+    o = rng.permutation(len(yr))
+    return {"zr": zr, "yr": yr, "zt": zt[o], "yt": B.argmax(0)[yr][o], "ref_losses": rng.uniform(0.5, 2.0, len(yr)),
+            "B_fixed": B, "k": k, "batch": batch}
 
-def time_alg1(inputs: dict, solver: str, device: str, epochs: int, seed: int = 0) -> dict:
-    "Seconds per epoch of fit_transforms (LearnedA) with `solver` on `device`, after a 2-epoch warm-up."
-    kw = dict(n_target_classes=inputs["k"], setting="LearnedA", batch_size=inputs["batch"], solver=solver,
-              device=device, seed=seed, progress=False, tau=0.02)
-    fit_transforms(inputs["zr"], inputs["yr"], inputs["ref_losses"], inputs["zt"], inputs["yt"], epochs=2, **kw)
-    if device != "cpu": torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    out = fit_transforms(inputs["zr"], inputs["yr"], inputs["ref_losses"], inputs["zt"], inputs["yt"], epochs=epochs, **kw)
-    if device != "cpu": torch.cuda.synchronize()
-    sec = (time.perf_counter() - t0) / epochs
-    return {"seconds_per_epoch": round(sec, 5), "projected_2000_epochs_s": round(2000 * sec, 1),
-            "final_objective": out["history"][-1]["objective"]}
+# %% ../nbs/08_bench.ipynb #b1c2d3e5
+def _authors_batch(X, Y, n_points, prior, by_class, rng):
+    "U:650-670: shuffle each class, keep its first min(size, int(n_points * prior)), concatenate copies, shuffle."
+    Xs, Ys = [], []
+    for i, pool in enumerate(by_class):
+        rng.shuffle(pool)
+        c = pool[:min(len(pool), int(n_points * prior[i]))]
+        Xs.append(np.array(X[c])); Ys.append(np.array(Y[c]))
+    X_, Y_ = np.concatenate(Xs), np.concatenate(Ys)
+    idx = rng.permutation(len(X_))
+    return np.array(X_[idx]), np.array(Y_[idx])
 
-# %% ../nbs/08_bench.ipynb #db91f3bc
-def bench_alg1(batch: int = 1000, d: int = 512, k: int = 37, epochs: int = 20, seed: int = 0,
-               devices=None, solvers=("emd", "sinkhorn"), command: str = None, verbose: bool = False) -> dict:
-    "Per-epoch cost of Algorithm 1 for each solver and device, with the run's context and the sinkhorn/emd ratios."
-    devices = devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    machine, inputs = machine_info(), alg1_inputs(batch, d, k, seed)
-    results = {}
-    for dev in devices:
-        results[dev] = {}
-        for solver in solvers:
-            results[dev][solver] = time_alg1(inputs, solver, dev, epochs, seed)
-            if verbose: print(f"{dev:5s} {solver:9s} {results[dev][solver]['seconds_per_epoch']:.4f} s/epoch", flush=True)
-        if {"emd", "sinkhorn"} <= set(results[dev]):
-            results[dev]["ratio_sinkhorn_to_emd"] = round(results[dev]["sinkhorn"]["seconds_per_epoch"] / results[dev]["emd"]["seconds_per_epoch"], 3)
-    if "cuda" not in devices: results["cuda"] = "not available" if not torch.cuda.is_available() else "not run"
-    return {"benchmark": "alg1", "command": command or "taskrel.bench.bench_alg1(...)", "git": git_state(),
-            "date_utc": started, "machine": machine,
-            "load_average_after": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "sizes": {"batch": batch, "d": d, "k": k, "epochs_timed": epochs}, "seeds": {"inputs": seed, "alg1": seed},
-            "paper": {"seconds_per_epoch": 0.17, "device": "NVIDIA A10", "epochs": 2000},
-            "notes": ["setting LearnedA (A, A_inv, bias learned; B a fixed permutation, D the reference prior)",
-                      "emd: exact coupling by POT's network simplex on the CPU each epoch, gradient step on `device`",
-                      "sinkhorn: geomloss debiased Sinkhorn divergence (p=2, tensorized) on `device`",
-                      "the 2% agreement of the bound between solvers is checked on real data in nbs/05_bound.ipynb, not here"],
-            "results": results}
+def _l2_dist(x, y):
+    "L:249-256, L2_dist: the dense matrix of squared distances ||x_i||^2 + ||y_j||^2 - 2 x_i . y_j."
+    return (x ** 2).sum(1)[:, None] + (y ** 2).sum(1)[None, :] - 2.0 * x @ y.T
+
+# %% ../nbs/08_bench.ipynb #b1c2d3e8
+def _authors_variables(d, K_T, K_R, setting, B_fixed, prior_source, lr, lr_D, seed, T):
+    "A, A_bar, b, the B and D getters and the Adam optimiser of L:232-245 (B, D frozen unless LearnedAll)."
+    dt, dev = T(0.0).dtype, T(0.0).device
+    A, A_bar = (torch.nn.Parameter(torch.eye(d, dtype=dt, device=dev)) for _ in range(2))
+    b = torch.nn.Parameter(torch.zeros(d, 1, dtype=dt, device=dev))
+    groups = [{"params": [A, A_bar, b], "lr": lr}]
+    if setting == "LearnedAll":   # B logits ~ U(0, 1), D logits = the prior itself
+        B_logits = torch.nn.Parameter(torch.rand(K_T, K_R, generator=torch.Generator().manual_seed(seed), dtype=dt).to(dev))
+        D_logits = torch.nn.Parameter(T(prior_source).clone())
+        groups += [{"params": [B_logits], "lr": lr}, {"params": [D_logits], "lr": lr_D}]
+        Bf, Df = (lambda: torch.softmax(B_logits, 0)), (lambda: torch.softmax(D_logits, 0))
+    else:                         # LearnedA: B a fixed 0/1 map, D the reference prior
+        B_t, D_t = T(B_fixed), T(prior_source)
+        Bf, Df = (lambda: B_t), (lambda: D_t)
+    return A, A_bar, b, Bf, Df, torch.optim.Adam(groups, eps=1e-7)
+
+# %% ../nbs/08_bench.ipynb #b1c2d3e9
+def authors_alg1(zr, yr, ref_losses, zt, yt,  # features (n, d), labels, per-sample reference losses, as for fit_transforms
+                 *, n_target_classes: int,     # K_T
+                 setting: str = "LearnedAll",  # 'LearnedAll' (their scripts) or 'LearnedA' (B, D fixed)
+                 B_fixed=None,                 # the fixed (K_T, K_R) 0/1 map for LearnedA (default: a random permutation)
+                 epochs: int = 10, batch: int = 1000, nu: float = 1e6, lr: float = 1e-2, lr_D: float = 1e-3,
+                 seed: int = 0,                # seeds the batches and B's logits
+                 device: str = "cpu",          # where the cost matrices and the step run (ot.emd is always on the CPU)
+                 dtype: str = "float32",       # their float32; 'float64' for checks
+                ) -> dict:
+    "The authors' Alg. 1 loop (L:329-370) in torch + POT: the learned variables and each epoch's objective."
+    rng, npdt, dev = np.random.default_rng(seed), np.dtype(dtype), torch.device(device)
+    T = lambda a: torch.as_tensor(np.asarray(a), dtype=getattr(torch, dtype), device=dev)
+    K_R, K_T, d = int(yr.max()) + 1, n_target_classes, zr.shape[1]
+    zr, zt = np.asarray(zr, npdt), np.asarray(zt, npdt)
+    pS, pT = (np.bincount(y, minlength=K) / len(y) for y, K in ((yr, K_R), (yt, K_T)))
+    Yr, Yt = np.eye(K_R, dtype=npdt)[yr], np.eye(K_T, dtype=npdt)[yt]
+    by_R, by_T = [np.flatnonzero(yr == i) for i in range(K_R)], [np.flatnonzero(yt == i) for i in range(K_T)]
+    B0 = fixed_label_map(K_T, K_R, "permutation", seed) if B_fixed is None else B_fixed
+    A, A_bar, b, Bf, Df, opt = _authors_variables(d, K_T, K_R, setting, B0, pS, lr, lr_D, seed, T)
+    cw_loss, pS_t, pT_t, eye = T(np.bincount(yr, weights=ref_losses, minlength=K_R)), T(pS), T(pT), T(np.eye(d))
+    hist, capped = [], 0
+    for epoch in range(epochs):
+        A_np, b_np, B_np, D_np = (v.detach().cpu().numpy() for v in (A, b, Bf(), Df()))
+        src, ysrc = _authors_batch(zr, Yr, batch, D_np, by_R, rng)
+        msrc, mlab = (A_np @ src.T + b_np).T, ysrc @ B_np.T
+        trg, ytrg = _authors_batch(zt, Yt, batch, pT.astype(npdt), by_T, rng)
+        cost = torch.cdist(torch.as_tensor(msrc, device=dev), torch.as_tensor(trg, device=dev)).cpu().numpy() \
+               + nu * torch.cdist(torch.as_tensor(mlab, device=dev), torch.as_tensor(ytrg, device=dev)).cpu().numpy()
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always"); plan = ot.emd(ot.unif(len(msrc)), ot.unif(len(trg)), cost)
+        capped += any("numItermax" in str(x.message) for x in w)
+        S, Ys, Zt, Ylt, P, B, D = T(src), T(ysrc), T(trg), T(ytrg), T(plan), Bf(), Df()
+        WD = (P * (_l2_dist((A @ S.T + b).T, Zt) + nu * _l2_dist(Ys @ B.T, Ylt))).sum()
+        loss = (-(D * torch.xlogy(B, B).sum(0)).sum() + (D / pS_t * cw_loss).sum() / len(yr) + 2 * WD
+                + ((pT_t - B @ D) ** 2).sum() + ((A @ A_bar - eye) ** 2).sum() + ((A_bar @ A - eye) ** 2).sum())
+        opt.zero_grad(); loss.backward(); opt.step()
+        hist.append(dict(epoch=epoch, objective=float(loss.detach()), transport=float(2 * WD.detach())))
+    out = {k: v.detach().double().cpu().numpy() for k, v in dict(A=A, A_bar=A_bar, bias=b[:, 0], B=Bf(), D=Df()).items()}
+    return out | dict(history=hist, emd_capped_epochs=capped)
+
+# %% ../nbs/08_bench.ipynb #c1d2e3f5
+def run_taskrel(inputs: dict,              # from alg1_inputs
+                setting: str = "LearnedA", # 'LearnedA' or 'LearnedAll'
+                epochs: int = 10,          # epochs of Alg. 1
+                seed: int = 0,             # seeds the batches (and B's logits)
+                device: str = "cpu",       # torch device of the optimisation
+                **overrides,               # more Preset fields, e.g. solver='emd', dtype='float64', distance='gaussian'
+               ) -> dict:
+    "taskrel's Alg. 1: `fit_transforms` with the 'certified' preset, the task's batch size and `overrides`."
+    p = resolve_preset("certified", setting=setting, epochs=epochs, batch_size=inputs["batch"], **overrides)
+    return fit_transforms(inputs["zr"], inputs["yr"], inputs["ref_losses"], inputs["zt"], inputs["yt"], n_target_classes=inputs["k"],
+                          preset=p, B_fixed=inputs["B_fixed"], device=device, seed=seed, progress=False)
+
+def run_authors(inputs: dict, setting: str = "LearnedA", epochs: int = 10, seed: int = 0, device: str = "cpu",
+                dtype: str = "float32") -> dict:
+    "The authors' loop (`authors_alg1`) on the benchmark task, with the certified preset's nu and learning rates."
+    p = resolve_preset("certified")
+    return authors_alg1(inputs["zr"], inputs["yr"], inputs["ref_losses"], inputs["zt"], inputs["yt"], n_target_classes=inputs["k"],
+                        setting=setting, B_fixed=inputs["B_fixed"], epochs=epochs, batch=inputs["batch"], nu=p.nu, lr=p.lr,
+                        lr_D=p.lr_D, seed=seed, device=device, dtype=dtype)
+
+# %% ../nbs/08_bench.ipynb #c1d2e3f6
+ALG1_METHODS = {   # name -> (setting, runner, keyword arguments); 'authors <setting>' is each setting's reference
+    "authors LearnedA": ("LearnedA", run_authors, {}),
+    "taskrel dense LearnedA": ("LearnedA", run_taskrel, dict(solver="emd")),
+    "taskrel fast LearnedA": ("LearnedA", run_taskrel, dict(solver="auto")),
+    "taskrel gaussian LearnedA": ("LearnedA", run_taskrel, dict(distance="gaussian")),
+    "authors LearnedAll": ("LearnedAll", run_authors, {}),
+    "taskrel dense LearnedAll": ("LearnedAll", run_taskrel, dict(solver="emd")),
+}
+
+def time_alg1(method: str,         # a key of ALG1_METHODS
+              inputs: dict,        # from alg1_inputs
+              epochs: int,         # epochs of the timed call
+              seed: int = 0, device: str = "cpu") -> dict:
+    "Seconds per epoch of one call of `method`, the solvers its epochs used, and its last objective."
+    setting, run, kw = ALG1_METHODS[method]
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+    sync(); t0 = time.perf_counter()
+    out = run(inputs, setting, epochs, seed, device, **kw)
+    sync(); sec = (time.perf_counter() - t0) / epochs
+    how = ("dense emd" if run is run_authors else "none (Eq. 5)" if kw.get("distance") == "gaussian" else None)
+    solvers = {how: epochs} if how else pd.Series([h["solver"] for h in out["history"]]).value_counts().to_dict()
+    return {"seconds_per_epoch": sec, "solvers": solvers, "final_objective": out["history"][-1]["objective"],
+            "emd_capped_epochs": out.get("emd_capped_epochs", 0)}   # the authors' ot.emd stopped at POT's default cap
+
+# %% ../nbs/08_bench.ipynb #d1e2f3a5
+def first_epoch_check(inputs: dict, seed: int = 0, tol: float = 1e-6) -> dict:
+    "taskrel dense vs fast (LearnedA, float64, same seed): first-epoch objective and plan cost W, relative differences, ok."
+    runs = {s: run_taskrel(inputs, "LearnedA", 1, seed, "cpu", solver=s, dtype="float64")["history"][0] for s in ("emd", "auto")}
+    rel = lambda k: abs(runs["emd"][k] - runs["auto"][k]) / max(abs(runs["emd"][k]), 1e-300)
+    out = {name: {k: runs[s][k] for k in ("objective", "batch_wasserstein", "solver")} for name, s in (("dense", "emd"), ("fast", "auto"))}
+    out |= {"rel_diff_objective": rel("objective"), "rel_diff_wasserstein": rel("batch_wasserstein"), "tol": tol}
+    return out | {"ok": bool(max(out["rel_diff_objective"], out["rel_diff_wasserstein"]) <= tol and runs["auto"]["solver"] == "blocks")}
+
+def authors_transport_check(inputs: dict, seed: int = 0, nu: float = 1e6, tol: float = 1e-9) -> dict:
+    "One batch pair drawn the authors' way (float64, A near I): their dense 2 <pi, C^2> vs taskrel's exact_coupling + transport_term."
+    rng, zr, zt, k = np.random.default_rng(seed), inputs["zr"], inputs["zt"], inputs["k"]
+    draw = lambda z, y: _authors_batch(z, np.eye(k)[y], inputs["batch"], np.bincount(y) / len(y), [np.flatnonzero(y == i) for i in range(k)], rng)
+    (src, ys), (trg, yt) = draw(zr, inputs["yr"]), draw(zt, inputs["yt"])
+    A, b = np.eye(zr.shape[1]) + 0.01 * rng.standard_normal((zr.shape[1],) * 2), 0.1 * rng.standard_normal(zr.shape[1])
+    X, Zt, B = torch.as_tensor(src @ A.T + b), torch.as_tensor(trg), inputs["B_fixed"]
+    eb, et = torch.as_tensor(ys @ B.T), torch.as_tensor(yt)
+    P = ot.emd(ot.unif(len(X)), ot.unif(len(Zt)), (torch.cdist(X, Zt) + nu * torch.cdist(eb, et)).numpy(), numItermax=10_000_000)
+    theirs = float(2 * (torch.as_tensor(P) * (_l2_dist(X, Zt) + nu * _l2_dist(eb, et))).sum())
+    plan = exact_coupling(X, Zt, ys.argmax(1), yt.argmax(1), B, nu, "auto")
+    ours = float(transport_term(X, Zt, eb, et, plan[:3], nu))
+    rel = abs(theirs - ours) / abs(theirs)
+    return {"authors": theirs, "taskrel": ours, "taskrel_solver": plan[3], "rel_diff": rel, "tol": tol, "ok": bool(rel <= tol)}
+
+# %% ../nbs/08_bench.ipynb #e1f2a3b5
+def _cores() -> int:
+    "CPU cores this process may run on."
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+def _load1() -> float:
+    "The 1-minute load average (NaN where the OS has none)."
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+def interleaved(methods,            # names in ALG1_METHODS, timed in this order in every round
+                inputs: dict,       # from alg1_inputs
+                epochs: int,        # epochs per timed call
+                rounds: int = 3,    # rounds; each times every method once
+                seed: int = 0,      # round r uses seed + r for the batches, the same for every method
+                device: str = "cpu",
+                verbose: bool = False) -> dict:
+    "Every method timed once per round (A, B, C, A, B, C, ...) after a one-epoch warm-up of each; the 1-minute load after each round."
+    if rounds < 3: raise ValueError(f"rounds={rounds}: use at least 3 rounds, so that the min and the median mean something.")
+    for m in methods: time_alg1(m, inputs, 1, seed, device)            # warm-up: allocator, BLAS, POT
+    out, loads = {m: [] for m in methods}, []
+    for r in range(rounds):
+        for m in methods:
+            out[m].append(time_alg1(m, inputs, epochs, seed + r, device))
+            if verbose: print(f"  round {r}  {m:26s} {out[m][-1]['seconds_per_epoch']:8.4f} s/epoch", flush=True)
+        loads.append(_load1())
+    return {"timings": out, "load_1min_after_each_round": loads}
+
+# %% ../nbs/08_bench.ipynb #f1a2b3c5
+def alg1_records(scale: str,   # a name in ALG1_SCALES
+                 sizes: dict,  # batch, d, k
+                 timed: dict,  # from interleaved
+                 epochs: int,  # epochs per timed call
+                ) -> list:
+    "One record per method: each round's seconds per epoch, min, median, and the ratios to the authors' loop of its setting."
+    rows = {}
+    for m, runs in timed["timings"].items():
+        s = np.array([t["seconds_per_epoch"] for t in runs])
+        rows[m] = dict(scale=scale, **sizes, epochs_per_call=epochs, rounds=len(s), setting=ALG1_METHODS[m][0], method=m,
+                       seconds_per_epoch=s.round(5).tolist(), min_s=float(s.min()), median_s=float(np.median(s)),
+                       solvers=runs[-1]["solvers"], final_objective=runs[-1]["final_objective"],
+                       emd_capped_epochs=sum(t["emd_capped_epochs"] for t in runs))
+    for r in rows.values():
+        ref = rows.get(f"authors {r['setting']}")
+        r["ratio_to_authors_min"] = r["min_s"] / ref["min_s"] if ref else None
+        r["ratio_to_authors_median"] = r["median_s"] / ref["median_s"] if ref else None
+    return list(rows.values())
+
+# %% ../nbs/08_bench.ipynb #f1a2b3c6
+def bench_alg1(scales=("pets", "d2048"),  # names in ALG1_SCALES
+               rounds: int = 3,           # interleaved rounds per scale
+               epochs: int = None,        # epochs per timed call (None: the scale's default)
+               seed: int = 0,             # seeds the task and the batches
+               device: str = "cpu",       # torch device (the authors' ot.emd runs on the CPU regardless)
+               methods=None,              # names in ALG1_METHODS (None: all)
+               verbose: bool = False,     # print each timing
+              ) -> dict:
+    "Alg. 1 per epoch, per scale: the checks, then all methods interleaved; records, checks, the load guard and the config."
+    bad = [s for s in scales if s not in ALG1_SCALES]
+    if bad: raise ValueError(f"scales={list(scales)}: unknown {bad}; choose from {list(ALG1_SCALES)}.")
+    if rounds < 3: raise ValueError(f"rounds={rounds}: use at least 3 rounds, so that the min and the median mean something.")
+    methods, cores, t0 = list(methods or ALG1_METHODS), _cores(), time.perf_counter()
+    before, records, checks, loads = list(os.getloadavg()), [], {}, []
+    for scale in scales:
+        sz, E = {k: ALG1_SCALES[scale][k] for k in ("batch", "d", "k")}, epochs or ALG1_SCALES[scale]["epochs"]
+        ms = [m for m in methods if m not in ALG1_SCALES[scale].get("skip", ())]
+        if verbose: print(f"{scale}: batch {sz['batch']}, d {sz['d']}, K {sz['k']}; {E} epochs per call, {rounds} rounds", flush=True)
+        inputs = alg1_inputs(**sz, seed=seed)
+        checks[scale] = {"first_epoch_dense_vs_fast": first_epoch_check(inputs, seed), "authors_vs_taskrel_transport": authors_transport_check(inputs, seed)}
+        timed = interleaved(ms, inputs, E, rounds, seed, device, verbose)
+        loads += timed["load_1min_after_each_round"]; records += alg1_records(scale, sz, timed, E)
+    after = list(os.getloadavg()); worst = max([before[0], after[0], *loads])
+    guard = {"cores": cores, "torch_threads": torch.get_num_threads(), "load_before": before, "load_after": after,
+             "load_1min_after_each_round": loads, "max_load_1min": worst, "load_ok": bool(worst <= cores)}
+    if not guard["load_ok"]: warnings.warn(f"1-minute load reached {worst:.2f} on {cores} cores: the timings are not a fair comparison.")
+    return {"records": records, "checks": checks, "load": guard, "wall_seconds": time.perf_counter() - t0,
+            "config": {"scales": {s: ALG1_SCALES[s] for s in scales}, "rounds": rounds, "epochs": epochs, "device": device,
+                       "methods": methods, "preset": "certified"}}
+
+# %% ../nbs/08_bench.ipynb #f1a2b3c7
+def alg1_verdicts(res: dict) -> list:
+    "The headline (fast vs the authors' loop, LearnedA, median; >= 5x is the target at the Pets scale) and the checks; held is None under load."
+    out = []
+    for r in res["records"]:
+        if r["method"] != "taskrel fast LearnedA": continue
+        speed, target = 1 / r["ratio_to_authors_median"], (5.0 if r["scale"] == "pets" else 1.0)
+        out.append({"claim": f"{r['scale']}: taskrel fast is >= {target:g}x faster per epoch than the authors' loop (LearnedA, median)",
+                    "value": speed, "held": bool(speed >= target) if res["load"]["load_ok"] else None})
+    return out + [{"claim": f"{s}: check {n}", "held": v["ok"]} for s, c in res["checks"].items() for n, v in c.items()]
+
+def alg1_table(records: list) -> pd.DataFrame:
+    "min / median seconds per epoch and the ratios to the authors' loop, one row per scale and method."
+    return pd.DataFrame(records).set_index(["scale", "method"])[["min_s", "median_s", "ratio_to_authors_min", "ratio_to_authors_median"]]
 
 # %% ../nbs/08_bench.ipynb #20796521
 def _run_metrics(args, argv) -> int:
-    "The `metrics` subcommand: run, write the JSON, print the table."
-    res = bench_metrics(args.n, args.d, args.k, args.n_source_classes, args.n_ot, args.seed, args.devices,
-                        command="python -m taskrel.bench " + " ".join(argv), verbose=True)
-    print(f"wrote {write_json(res, args.out)}")
-    print(results_table(res).to_string())
+    "The `metrics` subcommand: run, save, print the table."
+    res = bench_metrics(args.n, args.d, args.k, args.n_source_classes, args.n_ot, args.seed, args.devices, verbose=True)
+    path = save(args.out, res["records"], figure="bench_metrics", command="python -m taskrel.bench " + " ".join(argv),
+                config=res["config"], seeds={"inputs": args.seed, "pactran_init": 0}, modules=["taskrel.bench", "taskrel.metrics"],
+                allow_dirty=args.allow_dirty, extra_header={"wall_seconds": res["wall_seconds"], "notes": res["notes"]})
+    print(f"wrote {path}"); print(results_table(res["records"]).to_string())
     return 0
 
 def _run_alg1(args, argv) -> int:
-    "The `alg1` subcommand: run, write the JSON, print the per-epoch costs."
-    res = bench_alg1(args.batch, args.d, args.k, args.epochs, args.seed, args.devices,
-                     command="python -m taskrel.bench " + " ".join(argv), verbose=True)
-    print(f"wrote {write_json(res, args.out)}")
-    return 0
+    "The `alg1` subcommand: check the load, run, save, print the table and the headline (or a warning under load)."
+    if args.threads: torch.set_num_threads(args.threads)
+    if args.require_quiet and _load1() > _cores():
+        print(f"refusing: 1-minute load {_load1():.2f} > {_cores()} cores; wait for a quiet machine or drop --require-quiet", file=sys.stderr)
+        return 3
+    res = bench_alg1(args.scale, args.rounds, args.epochs, args.seed, args.device, verbose=True)
+    path = save(args.out, res["records"], figure="bench_alg1", command="python -m taskrel.bench " + " ".join(argv),
+                config=res["config"], seeds={"task": args.seed, "rounds": [args.seed + r for r in range(args.rounds)]},
+                modules=["taskrel.bench", "taskrel.bound", "taskrel.ot"], allow_dirty=args.allow_dirty,
+                extra_header={"wall_seconds": res["wall_seconds"], "load_guard": res["load"], "checks": res["checks"]},
+                verdicts=alg1_verdicts(res))
+    print(f"wrote {path}"); print(alg1_table(res["records"]).round(4).to_string())
+    for v in alg1_verdicts(res):
+        if "value" not in v: continue
+        print(f"WARNING: load {res['load']['max_load_1min']:.2f} > {res['load']['cores']} cores, no ratio reported: {v['claim']}"
+              if v["held"] is None else f"{v['claim']}: {v['value']:.2f}x, {'held' if v['held'] else 'NOT held'}")
+    failed = [f"{s}/{n}" for s, c in res["checks"].items() for n, v in c.items() if not v["ok"]]
+    if failed: print(f"FAILED checks: {failed}", file=sys.stderr)
+    return 1 if failed else 0
 
+# %% ../nbs/08_bench.ipynb #a0b1c2d3
 def build_parser() -> argparse.ArgumentParser:
     "The `python -m taskrel.bench` parser, one subparser per benchmark."
     p = argparse.ArgumentParser(prog="python -m taskrel.bench", description="Benchmarks of taskrel's heavy computations.")
@@ -219,16 +403,19 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--n-source-classes", type=int, default=1000, help="source classes of the soft predictions (default 1000)")
     m.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     m.add_argument("--devices", nargs="+", default=None, help="devices to time, e.g. cpu cuda (default: cpu, plus cuda when available)")
-    m.add_argument("--out", default="data/results/bench_metrics.json", help="where to write the JSON")
+    m.add_argument("--out", default="data/results/bench_metrics.json", help="where to write the results file")
+    m.add_argument("--allow-dirty", action="store_true", help="write from a working tree with uncommitted changes (recorded)")
     m.set_defaults(run=_run_metrics)
-    a = sub.add_parser("alg1", help="time one epoch of Algorithm 1 (emd and sinkhorn solvers) at the paper's Pets scale")
-    a.add_argument("--batch", type=int, default=1000, help="points per batch (default 1000, the paper's for d = 512)")
-    a.add_argument("--d", type=int, default=512, help="feature dimension (default 512, ResNet-18)")
-    a.add_argument("--k", type=int, default=37, help="classes (default 37, Pets)")
-    a.add_argument("--epochs", type=int, default=20, help="epochs timed after a 2-epoch warm-up (default 20)")
+    a = sub.add_parser("alg1", help="time Alg. 1 per epoch: the authors' loop vs taskrel dense and fast, interleaved")
+    a.add_argument("--scale", nargs="+", default=["pets", "d2048"], choices=list(ALG1_SCALES), help="scales to run (default: pets d2048)")
+    a.add_argument("--rounds", type=int, default=3, help="interleaved rounds, at least 3 (default 3)")
+    a.add_argument("--epochs", type=int, default=None, help="epochs per timed call (default: 10 at pets, 2 at d2048, 3 at tiny)")
     a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--devices", nargs="+", default=None, help="devices to time (default: cpu, plus cuda when available)")
-    a.add_argument("--out", default="data/results/bench_alg1.json", help="where to write the JSON")
+    a.add_argument("--device", default="cpu", help="torch device of the optimisation (default cpu; ot.emd is always on the CPU)")
+    a.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    a.add_argument("--require-quiet", action="store_true", help="refuse to start when the 1-minute load exceeds the cores")
+    a.add_argument("--out", default="data/results/bench_alg1.json", help="where to write the results file")
+    a.add_argument("--allow-dirty", action="store_true", help="write from a working tree with uncommitted changes (recorded)")
     a.set_defaults(run=_run_alg1)
     return p
 
@@ -246,3 +433,15 @@ def _as_script() -> bool:
     return False
 
 if __name__ == "__main__" and _as_script(): sys.exit(main())
+
+# %% ../nbs/08_bench.ipynb #6f0594e9
+def show_results(path, # a results file written by `python -m taskrel.bench`
+                ) -> pd.DataFrame | None:
+    "The table of a benchmark results file (metrics or alg1) with its header's context printed, or None, with the reason, for a file of an old layout."
+    try: res = load(path)
+    except ValueError as e:   # OldSchemaError, or a file older still (no header at all)
+        print(f"not shown: {e} Regenerate it with the command in the section above."); return None
+    h = res["header"]
+    print(h["command"], "|", h["git_commit"], "dirty" if h["git_dirty"] else "clean", "|", h["date"], "|", h["device"], "| load", h["load_average"])
+    for v in res.get("verdicts", []): print(("held    " if v["held"] else "unjudged" if v["held"] is None else "NOT held"), v["claim"], f"({v['value']:.2f}x)" if "value" in v else "")
+    return (alg1_table if h["figure"] == "bench_alg1" else results_table)(res["records"])

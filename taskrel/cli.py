@@ -12,6 +12,7 @@ from .bound import (DISTANCES, MISMATCHES, PRESETS, SETTINGS, SOLVERS, TAU_SOURC
 from .data import data_summary, demo_tasks, fetch_data
 from .ot import OTNotConverged
 from .plots import plot_decomposition
+from . import results
 
 # %% auto #0
 __all__ = ['build_parser', 'preset_from_args', 'load_features', 'main']
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--target", required=True, help=".npz with arrays z, y (y optional with --no-target-labels) [, z_test, y_test]")
     rel.add_argument("--no-target-labels", action="store_true", help="use pseudo-labels argmax B h_R(A^-1 (z - b))")
     rel.add_argument("--n-target-classes", type=int, default=None, help="K_T, needed with --no-target-labels")
-    rel.add_argument("--out", default=None, help="write the record as JSON here")
+    rel.add_argument("--out", default=None, help="write the record as JSON here (taskrel.results format, with provenance)")
     data = sub.add_parser("data", help="load the real USPS and MNIST test data and save an image grid")
     data.add_argument("--out", default="taskrel_data.png"); data.add_argument("--root", default=None)
     fetch = sub.add_parser("fetch", help="obtain every data file the tests need into one data root (make data runs this)")
@@ -124,8 +125,10 @@ def main(argv=None) -> int:
         r = _run_alg1(args, ref, tgt, labels, args.n_target_classes)
         print(r.table())
         if args.out:
-            Path(args.out).write_text(json.dumps(r.to_dict(arrays=True), indent=1))
-            print(f"result written to {args.out}")
+            path = results.save(args.out, [r.to_dict(arrays=True)], figure="relatedness", command="taskrel " + " ".join(argv or sys.argv[1:]),
+                                config=r.to_dict()["preset"], seeds=[args.seed], modules=["taskrel.bound", "taskrel.cli"],
+                                allow_dirty=True)   # a user's own analysis: the header records the git state, never refuses
+            print(f"result written to {path}")
         return 0
     except (ValueError, FileNotFoundError, OTNotConverged) as e:
         print(f"taskrel {args.command}: {e}", file=sys.stderr); return 2

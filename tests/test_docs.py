@@ -87,3 +87,4 @@ def test_docs_pipeline_up_to_quarto(tmp_path):
         fm = src(cells(cache / nb.name)[0])
         assert fm.startswith("---") and "title:" in fm, f"{nb.name}: no front matter after processing"
     assert yaml.safe_load((cache / "_quarto.yml").read_text()) == yaml.safe_load((ROOT / "_quarto.yml").read_text())
+

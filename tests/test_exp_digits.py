@@ -1,33 +1,39 @@
-"""taskrel.exp.digits: configuration and subset checks, the results-file schema (including the saved files the book
-draws from), the readers (matrices, rank correlation, claims) on hand-made records, and the command line."""
+"""taskrel.exp.digits: configuration checks, the results-file records (including the saved files the book draws from,
+once they have the taskrel.results schema), the readers (matrices, rank correlation, claims) on hand-made records, and the
+command line."""
 import json, math, os
 from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from taskrel.exp.digits import (scale_config, balanced_subset, check_results, save_results, load_results, merge_results,
-                                results_path, pair_matrix, rank_correlation, paper_rank_correlation, fig4a_claims,
-                                fig4b_claims, fig4a_verdict, fig4b_verdict, summary, run_experiment, main, RECORD_KEYS,
-                                NAMES, PAPER_FIG4A)
+from taskrel import results
+from taskrel.exp.runner import DIGITS as NAMES, producing_modules
+from taskrel.exp.digits import (scale_config, check_records, merge_results, results_file, pair_matrix, rank_correlation,
+                                paper_rank_correlation, fig4a_claims, fig4b_claims, fig4a_verdict, fig4b_verdict, fig4a_table,
+                                summary, main, RECORD_KEYS, PAPER_FIG4A)
 
 torch.set_num_threads(1)
-HEADER_KEYS = ("command", "git_commit", "device", "scale", "date", "seeds")
 
 
-def record(ref, tgt, seed, tr, tf, enc="LeNet", **kw):
-    "A hand-made record whose bound is split 50/0/50 between its terms."
-    return dict(reference=ref, target=tgt, encoder=enc, seed=seed, transferability=tf, task_relatedness=tr,
-                reweighted_loss=tr / 2, label_mismatch=0.0, distribution_mismatch=tr / 2, tau=0.2, reference_accuracy=0.9) | kw
+def record(ref, tgt, seed, tr, tf, enc="LeNet", authors=None, **kw):
+    "A hand-made record whose bound is split 50/0/50 between its terms; `authors` = (bound, transferability) of a second preset."
+    b = lambda tr, tf, name: dict(task_relatedness=tr, reweighted_loss=tr / 2, label_mismatch=0.0, distribution_mismatch=tr / 2, tau=0.2,
+                                  transferability=tf, transformed_reference_loss=tf, preset=dict(name=name))
+    bounds = {"certified": b(tr, tf, "certified")} | ({"authors-digits": b(*authors, "authors-digits")} if authors else {})
+    top = {k: v for k, v in bounds["certified"].items() if k != "preset"}
+    return dict(reference=ref, target=tgt, encoder=enc, seed=seed, preset="certified", reference_accuracy=0.9, bounds=bounds) | top | kw
 
 
-def results(recs, scale="cpu"):
-    return {"header": dict(figure="fig4a", command="test", git_commit="abc", git_dirty=False, device="cpu", scale=scale,
-                           date="2026-01-01", seeds=sorted({r["seed"] for r in recs})), "records": recs}
+def results_of(recs, scale="cpu", figure="fig4a"):
+    presets = list(dict.fromkeys(p for r in recs for p in r["bounds"]))
+    cfg = dict(references=list(NAMES), seeds=sorted({r["seed"] for r in recs}), presets=presets, epochs=3)
+    h = results.header(figure, "test", cfg, cfg["seeds"], ["taskrel.exp.digits"], allow_dirty=True, extra=dict(scale=scale))
+    return {"header": h, "records": recs}
 
 
 def paper_like(noise=0.0):
     "The paper's Fig. 4a values as three seeds, seed s shifted by s * noise."
-    return results([record(r, t, s, tr + s * noise, tf + s * noise) for s in range(3) for (r, t), (tr, tf) in PAPER_FIG4A.items()])
+    return results_of([record(r, t, s, tr + s * noise, tf + s * noise, authors=(tr + 1, tf)) for s in range(3) for (r, t), (tr, tf) in PAPER_FIG4A.items()])
 
 
 # ---- configuration and subsets ----
@@ -55,50 +61,36 @@ def test_scales_respect_the_paper_settings():
     assert scale_config("fig4a", "cpu", seeds=[3], references=None)["seeds"] == (3,)   # None keeps the default
 
 
-def test_balanced_subset_caps_at_the_smallest_class():
-    y = np.repeat(np.arange(3), [5, 9, 4]); X = np.arange(len(y))
-    Xs, ys = balanced_subset(X, y, 6, seed=0)
-    np.testing.assert_array_equal(np.bincount(ys), [4, 4, 4])
-    Xs2, _ = balanced_subset(X, y, 6, seed=0)
-    np.testing.assert_array_equal(Xs, Xs2)
-    assert balanced_subset(X, y, None)[0] is X
-    with pytest.raises(ValueError, match="per_class=0"):
-        balanced_subset(X, y, 0)
-
-
 # ---- results files ----
-def test_check_results_names_what_is_missing():
-    with pytest.raises(ValueError, match="'header' and 'records'"):
-        check_results([])
-    with pytest.raises(ValueError, match=r"header: missing \['git_commit'"):
-        check_results({"header": {"command": "x"}, "records": []})
+def test_check_records_names_what_is_missing():
+    with pytest.raises(ValueError, match="'header' dict and a 'records' list"):
+        check_records([])
+    with pytest.raises(ValueError, match="old results layout"):
+        check_records({"header": {"command": "x"}, "records": []})
     bad = paper_like(); del bad["records"][4]["reference_accuracy"]
     with pytest.raises(ValueError, match=r"record 4: missing \['reference_accuracy'\]"):
-        check_results(bad)
+        check_records(bad)
 
 
-def test_save_load_roundtrip_writes_nonfinite_as_null(tmp_path):
-    res = paper_like(); res["records"][0]["tau_measured"] = float("nan"); res["records"][1]["seconds"] = np.float32(1.5)
-    p = save_results(res, tmp_path / "sub" / "r.json")
-    raw = json.loads(p.read_text())
-    assert raw["records"][0]["tau_measured"] is None and raw["records"][1]["seconds"] == 1.5
-    assert load_results(p)["records"][5] == res["records"][5]
-    with pytest.raises(FileNotFoundError, match="python -m taskrel.exp.digits fig4b --scale cpu"):
-        load_results(tmp_path / "digits_fig4b.json")
+def _save(res, path):
+    h = res["header"]
+    return results.save(path, res["records"], figure=h["figure"], command="test", config=h["config"], seeds=h["seeds"],
+                        modules=producing_modules(), allow_dirty=True, extra_header=dict(scale=h["scale"], wall_seconds=2.0))
 
 
 def test_merge_joins_seeds_and_refuses_mixed_scales(tmp_path):
-    one = results([record("MNIST", "USPS", 0, 3.0, 1.0)]); two = results([record("MNIST", "USPS", 1, 3.2, 1.1)])
-    m = merge_results([save_results(one, tmp_path / "1.json"), save_results(two, tmp_path / "2.json")], out=tmp_path / "m.json")
+    one = results_of([record("MNIST", "USPS", 0, 3.0, 1.0)]); two = results_of([record("MNIST", "USPS", 1, 3.2, 1.1)])
+    m = merge_results([_save(one, tmp_path / "1.json"), _save(two, tmp_path / "2.json")], out=tmp_path / "m.json", allow_dirty=True)
     assert len(m["records"]) == 2 and m["header"]["seeds"] == [0, 1] and len(m["header"]["merged_from"]) == 2
-    full = results([record("MNIST", "USPS", 2, 3.0, 1.0)], scale="full")
-    with pytest.raises(ValueError, match="runs differ"):
-        merge_results([tmp_path / "1.json", save_results(full, tmp_path / "3.json")])
+    assert m["header"]["wall_seconds"] == 4.0 and results.load(tmp_path / "m.json")["records"] == m["records"]
+    full = results_of([record("MNIST", "USPS", 2, 3.0, 1.0)], scale="full")
+    with pytest.raises(ValueError, match="differ in their header's 'scale'"):
+        merge_results([tmp_path / "1.json", _save(full, tmp_path / "3.json")])
 
 
 # ---- readers, on hand-made records with known answers ----
 def test_pair_matrix_means_and_stds():
-    res = results([record("MNIST", "USPS", s, 3.0 + s, 1.0) for s in range(3)] + [record("USPS", "MNIST", 0, 2.0, 1.5)])
+    res = results_of([record("MNIST", "USPS", s, 3.0 + s, 1.0) for s in range(3)] + [record("USPS", "MNIST", 0, 2.0, 1.5)])
     m, sd = pair_matrix(res, "task_relatedness"), pair_matrix(res, "task_relatedness", stat="std")
     assert list(m.index) == list(NAMES) == list(m.columns)
     np.testing.assert_allclose(m.loc["MNIST", "USPS"], 4.0, rtol=0, atol=1e-12)   # mean of 3, 4, 5
@@ -109,8 +101,8 @@ def test_pair_matrix_means_and_stds():
 
 def test_rank_correlation_on_known_orders():
     rec = lambda k, a, b: record(list(NAMES)[k // 2], [t for t in NAMES if t != list(NAMES)[k // 2]][k % 2], 0, a, b)
-    same = results([rec(k, 2.0 + k, 1.0 + k / 10) for k in range(6)])
-    flip = results([rec(k, 2.0 + k, 2.0 - k / 10) for k in range(6)])
+    same = results_of([rec(k, 2.0 + k, 1.0 + k / 10) for k in range(6)])
+    flip = results_of([rec(k, 2.0 + k, 2.0 - k / 10) for k in range(6)])
     np.testing.assert_allclose(rank_correlation(same)["spearman"], 1.0, atol=1e-12)
     np.testing.assert_allclose(rank_correlation(flip)["spearman"], -1.0, atol=1e-12)
     np.testing.assert_allclose(paper_rank_correlation()["spearman"], 1 - 6 * 8 / 210, atol=1e-12)  # by hand from TARGETS.md
@@ -133,37 +125,52 @@ def test_fig4b_claims_compare_pe_and_ffe():
     recs = [record("MNIST", "USPS", s, 3.0, 1.8, "PE") | dict(reference_accuracy=0.8) for s in range(2)]
     recs += [record("MNIST", "USPS", s, 2.5, 1.6, "FFE") | dict(reference_accuracy=0.95) for s in range(2)]
     recs += [record("MNIST", "FMNIST", s, 3.0, 1.7, "PE") for s in range(2)] + [record("MNIST", "FMNIST", s, 3.1, 1.9, "FFE") for s in range(2)]
-    c = fig4b_claims(results(recs))
+    c = fig4b_claims(results_of(recs, figure='fig4b'))
     assert c["pairs"][("MNIST", "USPS")]["related"] and c["pairs"][("MNIST", "USPS")]["ffe_transfers_better"]
     assert c["pairs"][("MNIST", "USPS")]["ffe_bound_tighter"]
     assert not c["pairs"][("MNIST", "FMNIST")]["related"] and not c["pairs"][("MNIST", "FMNIST")]["ffe_transfers_better"]
-    assert "FFE NOT better" in fig4b_verdict(results(recs))
+    assert "FFE NOT better" in fig4b_verdict(results_of(recs, figure='fig4b'))
+
+
+def test_authors_preset_is_read_as_its_own_columns():
+    res = paper_like(noise=0.01)
+    s = summary(res)
+    np.testing.assert_allclose(s.loc[("MNIST", "USPS", "LeNet"), "task_relatedness[authors-digits]"], 2.80 + 1, atol=1e-12)   # no noise on the second preset
+    c = fig4a_claims(res, quantity="task_relatedness[authors-digits]")
+    assert c["orderings_agree"] and c["bound_above_transferability"] == 18
+    np.testing.assert_allclose(c["smallest_gap"], min(tr - tf for tr, tf in PAPER_FIG4A.values()) + 1, atol=1e-9)
+    assert "With preset 'authors-digits': orderings agree for 3 of 3 references" in fig4a_verdict(res)
+    t = fig4a_table(res)
+    assert {"TR (certified)", "TR (authors-digits)", "transf. (authors-digits)"} <= set(t.columns) and len(t) == 6
 
 
 # ---- the saved files the book draws its figures from ----
-SAVED = [(f, results_path(f)) for f in ("fig4a", "fig4b")]
+SAVED = [(f, results_file(f)) for f in ("fig4a", "fig4b")]
 
 
 @pytest.mark.parametrize("fig,path", SAVED, ids=[f for f, _ in SAVED])
 def test_saved_results_files_follow_the_schema(fig, path):
     if not path.exists(): pytest.skip(f"{path} not generated yet")
-    res = load_results(path)
+    try: res = check_records(results.load(path))
+    except results.OldSchemaError as e:
+        print(f"OLD SCHEMA: {e}")
+        pytest.skip(f"{path.name}: old results schema; regenerate with python -m taskrel.exp.digits {fig} --scale cpu")
     h = res["header"]
-    assert set(HEADER_KEYS) <= set(h) and h["figure"] == fig and h["scale"] in ("full", "cpu")
+    assert h["figure"] == fig and h["scale"] in ("full", "cpu") and h["config"]["presets"] == ["certified", "authors-digits"]
     assert h["command"].startswith("python -m taskrel.exp.digits " + fig) and len(h["git_commit"] or "") == 40
-    assert len(h["seeds"]) == 3
+    assert len(h["seeds"]) == 3 and "taskrel/exp/digits.py" in h["source_sha256"]
     encs = {"fig4a": {"LeNet"}, "fig4b": {"PE", "FFE"}}[fig]
     keys = [(r["reference"], r["target"], r["encoder"], r["seed"]) for r in res["records"]]
     assert len(keys) == len(set(keys)), "one record per (reference, target, encoder, seed)"
     expected = {(r, t, e, s) for r in h["config"]["references"] for t in NAMES if t != r for e in encs for s in h["seeds"]}
     assert set(keys) == expected
     for r in res["records"]:
-        for k in RECORD_KEYS[4:]:
-            assert isinstance(r[k], float) and math.isfinite(r[k]), (k, r[k])
-        np.testing.assert_allclose(r["task_relatedness"], r["reweighted_loss"] + r["label_mismatch"] + r["distribution_mismatch"],
-                                   rtol=0, atol=1e-9)
-        assert r["label_mismatch"] == 0.0 and r["tau"] == 0.2          # B a permutation (Corollary 3); paper's tau
-        assert 0.0 <= r["reference_accuracy"] <= 1.0 and r["transferability"] > 0
+        assert list(r["bounds"]) == ["certified", "authors-digits"] and r["preset"] == "certified"
+        for p, b in r["bounds"].items():
+            np.testing.assert_allclose(b["task_relatedness"], b["reweighted_loss"] + b["label_mismatch"] + b["distribution_mismatch"], rtol=0, atol=1e-9)
+            assert b["label_mismatch"] == 0.0 and b["preset"]["tau"] == 0.2 and b["preset"]["setting"] == "LearnedA"   # B a permutation (Corollary 3)
+            assert b["transferability"] > 0
+        assert 0.0 <= r["reference_accuracy"] <= 1.0
         assert r["feature_dim"] < h["config"]["batch_size"]
 
 
@@ -177,9 +184,10 @@ def test_cli_refuses_bad_arguments(argv):
 
 def test_tiny_run_through_the_command_line(tmp_path):
     out = tmp_path / "a.json"
-    res = main(["fig4a", "--scale", "tiny", "--references", "USPS", "--out", str(out), "--no-progress"])
-    back = load_results(out)
-    assert back["header"]["command"] == f"python -m taskrel.exp.digits fig4a --scale tiny --references USPS --out {out} --no-progress"
+    res = main(["fig4a", "--scale", "tiny", "--references", "USPS", "--out", str(out), "--no-progress", "--allow-dirty"])
+    back = check_records(results.load(out))
+    assert back["header"]["command"] == f"python -m taskrel.exp.digits fig4a --scale tiny --references USPS --out {out} --no-progress --allow-dirty"
     assert back["header"]["scale"] == "tiny" and [(r["reference"], r["target"]) for r in back["records"]] == [("USPS", "MNIST"), ("USPS", "FMNIST")]
     assert torch.get_num_threads() == 1   # the CPU scales default to one thread
     assert res["records"][0]["task_relatedness"] == back["records"][0]["task_relatedness"]
+    assert list(back["records"][0]["bounds"]) == ["certified", "authors-digits"]

@@ -1,10 +1,11 @@
-"Property tests of Theorem 3 (taskrel.proofs.bound) on random finite instances, and what breaks when an assumption is dropped."
+"Property tests of Theorem 3 and of the certified pipeline's three facts (taskrel.proofs.bound) on random finite instances, and what breaks when an assumption is dropped."
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 from taskrel.transforms import FiniteDistribution, LinearSoftmax, fit_linear_softmax, prior_transform
 from taskrel.probe import lipschitz_constant
-from taskrel.proofs.bound import theorem3_sides, theorem3_instance
+from taskrel.proofs.bound import (theorem3_sides, theorem3_instance, loss_grad_norms, lipschitz_instance, tight_lipschitz_instance,
+    mismatch_instance, certified_w_sides, block_instance, block_dense_costs, real_theorem3)
 
 RTOL = 1e-9   # the optimum is fitted to gradient norm 1e-10; cond(A) <= 100
 SETTINGS = dict(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,3 +77,78 @@ def test_bad_input_names_the_argument():
 
 def _assert(ok):
     assert ok
+
+# ---- the certified Lipschitz constant, for any column-stochastic B
+
+@settings(**SETTINGS)
+@given(st.integers(0, 10**6))
+def test_certified_lipschitz_constant_bounds_every_gradient(seed):
+    M, c, B, z, y = lipschitz_instance(seed)          # even seeds: hard B, odd: soft B
+    g, loss = loss_grad_norms(M, c, B, z, y)
+    assert np.isfinite(loss).all() and g.max() <= lipschitz_constant(M) * (1 + 1e-12), (seed, g.max(), lipschitz_constant(M))
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10**6))
+def test_certified_lipschitz_constant_is_attained_for_hard_B(seed):
+    M, c, B, z, y = tight_lipschitz_instance(seed, 1e3)
+    assert loss_grad_norms(M, c, B, z, y)[0][0] >= 0.99 * lipschitz_constant(M)
+
+def test_loss_grad_norms_refuses_labels_without_mass():
+    B = np.array([[1., 1.], [0., 0.]])                # target class 1 receives nothing: its loss is infinite
+    with pytest.raises(ValueError, match="y: labels"):
+        loss_grad_norms(np.eye(2), np.zeros(2), B, np.zeros((1, 2)), [1])
+
+# ---- the certified W for any priors
+
+@settings(**SETTINGS)
+@given(st.integers(0, 10**6))
+def test_certified_w_bound_holds_for_any_priors(seed):
+    M, c, B, R3, T = mismatch_instance(seed)
+    lhs, rhs, t = certified_w_sides(M, c, B, R3, T)
+    assert np.isfinite(rhs) and t["nu"] * t["tau"] >= t["gap"] * (1 - 1e-12)
+    assert (seed % 3 == 2) == np.isinf(t["lemma4"])   # a target class without mass: Lemma 4's sum is infinite, never renormalised
+    assert lhs <= rhs + 1e-9 * max(1.0, abs(rhs)), (seed, lhs, rhs)
+
+def test_hypothesis_finds_a_violation_of_the_renormalised_classwise_sum():
+    def prop(seed):
+        lhs, _, t = certified_w_sides(*mismatch_instance(seed))
+        assert lhs <= t["loss_R3"] + t["tau"] * t["renormalised"] + 1e-9
+    run = settings(max_examples=200, deadline=None, database=None, derandomize=True)(given(st.integers(0, 10**6))(prop))
+    with pytest.raises(AssertionError):
+        run()
+
+# ---- block coupling = dense coupling
+
+@settings(**SETTINGS)
+@given(st.integers(0, 10**6))
+def test_block_plan_costs_the_dense_optimum(seed):
+    cb, cd, method, (r, c, m) = block_dense_costs(*block_instance(seed), nu=1e6)
+    assert method == "blocks" and np.isclose(m.sum(), 1.0, rtol=0, atol=1e-12)
+    assert abs(cb - cd) <= 1e-9, (seed, cb, cd)
+
+# ---- real_theorem3 outside its notebook (small synthetic tasks instead of MNIST -> USPS)
+
+def _synthetic_tasks(seed=0, K=3, d=4, n=150):
+    rng = np.random.default_rng(seed)
+    mu = 2 * rng.normal(size=(K, d))
+    def split(m, shift):
+        y = np.r_[np.arange(K), rng.integers(0, K, m - K)]
+        return rng.normal(size=(m, d)) + mu[y] + shift, y
+    (zr, yr), (zr_t, yr_t) = split(n, 0.0), split(n // 2, 0.0)
+    (zt, yt), (zt_t, yt_t) = split(n, 0.5), split(n // 2, 0.5)
+    return dict(zr=zr, yr=yr, zr_test=zr_t, yr_test=yr_t, zt=zt, yt=yt, zt_test=zt_t, yt_test=yt_t)
+
+def test_real_theorem3_chain_and_feature_map():
+    tasks = _synthetic_tasks()
+    r = real_theorem3(tasks, epochs=30)
+    assert all(np.isfinite(r[k]) for k in ("target_loss", "bound_tau", "bound_exact_L", "W_d", "lipschitz"))
+    assert r["loss_h3_on_T"] <= r["loss_h3_on_R3"] + r["lipschitz"] * r["W_d"] + 1e-9 <= r["bound_exact_L"] + 2e-9
+    # a given h_R is used as is; A = 2 I halves the weights of h_R''' = h_R(A^-1 (z - shift)), so its exact constant halves
+    h = LinearSoftmax(np.random.default_rng(1).normal(size=(3, 4)), np.zeros(3))
+    r1, r2 = (real_theorem3(tasks, epochs=30, h_R=h, A=A, shift=s) for A, s in ((None, None), (2 * np.eye(4), np.ones(4))))
+    np.testing.assert_allclose([r1["lipschitz"], r2["lipschitz"]], [lipschitz_constant(h), lipschitz_constant(h) / 2], rtol=1e-12)
+
+def test_real_theorem3_names_missing_keys():
+    tasks = _synthetic_tasks(); del tasks["zt_test"]
+    with pytest.raises(ValueError, match=r"tasks: missing \['zt_test'\]"):
+        real_theorem3(tasks)

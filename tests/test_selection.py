@@ -2,6 +2,7 @@
 import itertools
 import math
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.stats
 from hypothesis import given, settings, strategies as st
@@ -107,3 +108,137 @@ def test_score_zoo_returns_one_table_row():
                    "top1_hit": True, "n_models": 3, "best_by_score": "y", "best_by_accuracy": "y"}
     flat = score_zoo({"x": 1.0, "y": 1.0, "z": 1.0}, {"x": 0.1, "y": 0.3, "z": 0.2})
     assert math.isnan(flat["pearson"]) and not flat["top1_hit"]
+
+
+# ---- rank_models and load_feature_dir ----------------------------------------------------------------------------
+from taskrel.selection import rank_models, load_feature_dir, parse_metrics, ranking_table, METRICS, BASELINES
+
+FAST = dict(epochs=5, batch_size=60, probe=dict(epochs=20), tau=0.2)
+
+
+def _zoo(seps=(("good", 4.0), ("bad", 0.0)), n=20, d=6, with_p=True):
+    "Blob tasks (reference 4 classes, target 2) per model; class k centred at sep * e_k; target labels shared."
+    zoo = {}
+    for i, (name, sep) in enumerate(seps):
+        rng = np.random.default_rng(i)
+        blob = lambda K: (rng.normal(size=(n * K, d)) + sep * np.eye(d)[np.repeat(np.arange(K), n)], np.repeat(np.arange(K), n))
+        (zr, yr), (zrt, yrt), (zt, yt), (ztt, ytt) = blob(4), blob(4), blob(2), blob(2)
+        tgt = dict(z=zt, y=yt, z_test=ztt, y_test=ytt)
+        if with_p:
+            e = np.exp(zt[:, :4]); tgt["p"] = e / e.sum(1, keepdims=True)
+        zoo[name] = dict(reference=dict(z=zr, y=yr, z_test=zrt, y_test=yrt), target=tgt)
+    return zoo
+
+
+def test_rank_models_table_layout_and_picks():
+    df = rank_models(_zoo(), progress=False, **FAST)
+    assert list(df["model"]) == ["good", "bad"]
+    for m in METRICS:
+        assert f"rank_{m}" in df and df.attrs["picks"][m] == "good", m
+    assert df.attrs["notes"] == [] and df.attrs["metrics"] == list(METRICS)
+    assert df["error"].isna().all()
+    assert set(df.attrs["higher_is_better"]) == set(METRICS) and df.attrs["higher_is_better"]["pactran"] is False
+
+
+def test_tuple_entries_and_metric_subset():
+    zoo = {k: (v["reference"], v["target"]) for k, v in _zoo().items()}
+    df = rank_models(zoo, metrics=["LogME", "pactran"], progress=False)
+    assert df.attrs["metrics"] == ["logme", "pactran"] and "task_relatedness" not in df
+    assert list(df["model"]) == ["good", "bad"]                  # sorted by the first metric computed (LogME)
+    assert df["rank_pactran"].tolist() == [1, 2]                 # lower PACTran is better
+
+
+def test_missing_p_skips_leep_and_nce_with_a_note():
+    zoo = _zoo(with_p=False)
+    df = rank_models(zoo, metrics="leep,nce,logme", progress=False)
+    assert df.attrs["metrics"] == ["logme"]
+    assert len(df.attrs["notes"]) == 2 and all("no target 'p'" in n for n in df.attrs["notes"])
+
+
+def test_label_free_runs_only_task_relatedness():
+    zoo = _zoo()
+    for v in zoo.values(): v["target"] = {k: a for k, a in v["target"].items() if k not in ("y", "y_test")}
+    df = rank_models(zoo, target_labels=False, n_target_classes=2, progress=False, **FAST)
+    assert df.attrs["metrics"] == ["task_relatedness"] and len(df.attrs["notes"]) == 8
+    assert np.isfinite(df["task_relatedness"]).all() and df["tr_transferability"].isna().all()
+
+
+def test_ranks_share_ties_and_skip():
+    res = [dict(model=m, metric="logme", values={"logme": v}, error=None, seconds=0.0) for m, v in [("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", np.nan)]]
+    df = ranking_table(res, ["a", "b", "c", "d"], ["logme"])
+    assert df.set_index("model")["rank_logme"].fillna(-1).to_dict() == {"b": 1, "c": 1, "a": 3, "d": -1}   # no rank without a score
+    assert list(df["model"]) == ["b", "c", "a", "d"]
+
+
+
+def test_one_failing_job_loses_no_other_row():
+    zoo = _zoo(seps=(("good", 4.0), ("bad", 0.0), ("broken", 1.0)))
+    zoo["broken"]["target"]["p"] = zoo["broken"]["target"]["p"] * 3       # not a distribution: LEEP raises in its job
+    df = rank_models(zoo, metrics="leep,nce,logme", progress=False).set_index("model")
+    assert "leep: ValueError" in df.loc["broken", "error"] and np.isnan(df.loc["broken", "leep"])
+    assert np.isfinite(df.loc["broken", "nce"]) and np.isfinite(df.loc[["good", "bad"], "leep"]).all()
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda z: z["bad"]["target"].update(z=np.ones((40, 3))), r"features\['bad'\]\['target'\]\['z'\]: has d=3 features but features\['bad'\]\['reference'\]\['z'\] has d=6"),
+    (lambda z: z["bad"]["reference"].pop("y"), r"features\['bad'\]\['reference'\]: missing array 'y'"),
+    (lambda z: z["bad"]["target"].update(y=z["bad"]["target"]["y"][::-1].copy()), r"features\['bad'\]\['target'\]\['y'\]: differs from features\['good'\]"),
+    (lambda z: z["bad"]["target"].update(p=np.ones((7, 4)) / 4), r"features\['bad'\]\['target'\]\['p'\]: has 7 rows but"),
+    (lambda z: z["bad"]["target"].pop("y_test"), r"features\['bad'\]\['target'\]: missing array 'y_test'"),
+    (lambda z: z.update(bad=[1, 2, 3]), r"features\['bad'\]: expected dict\(reference="),
+])
+def test_bad_input_names_model_array_and_fix(mutate, message):
+    zoo = _zoo(); mutate(zoo)
+    with pytest.raises(ValueError, match=message): rank_models(zoo, progress=False, **FAST)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match=r"metrics: unknown name\(s\) \['leap'\]"): rank_models(_zoo(), metrics="leap")
+    with pytest.raises(ValueError, match=r"n_target_classes: required with target_labels=False"): rank_models(_zoo(), target_labels=False)
+    with pytest.raises(ValueError, match=r"jobs=0"): rank_models(_zoo(), jobs=0)
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) \['epoch'\]"): rank_models(_zoo(), epoch=3)
+    with pytest.raises(ValueError, match=r"features: expected a non-empty dict"): rank_models({})
+    assert parse_metrics("tr, H-score") == ["task_relatedness", "hscore"]
+
+
+def _write(zoo, root):
+    for name, e in zoo.items():
+        (root / name).mkdir()
+        for part in ("reference", "target"): np.savez(root / name / f"{part}.npz", **e[part])
+
+
+def test_load_feature_dir_round_trip_and_errors(tmp_path):
+    zoo = _zoo(); _write(zoo, tmp_path)
+    back = load_feature_dir(tmp_path)
+    assert sorted(back) == ["bad", "good"]
+    np.testing.assert_array_equal(back["good"]["target"]["p"], zoo["good"]["target"]["p"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"model 'empty': missing file .*empty/reference.npz"): load_feature_dir(tmp_path)
+    (tmp_path / "empty").rmdir()
+    np.savez(tmp_path / "bad" / "reference.npz", z=np.ones((4, 6)))
+    with pytest.raises(ValueError, match=r"model 'bad': .*reference.npz lacks array\(s\) \['y'\]"): load_feature_dir(tmp_path)
+    np.savez(tmp_path / "bad" / "reference.npz", z=np.ones((4, 6)), y=np.arange(4), w=np.ones(3))
+    with pytest.raises(ValueError, match=r"unknown array\(s\) \['w'\]"): load_feature_dir(tmp_path)
+    (tmp_path / "bad" / "reference.npz").write_text("not a zip")
+    with pytest.raises(ValueError, match=r"model 'bad': cannot read .*reference.npz as .npz"): load_feature_dir(tmp_path)
+    with pytest.raises(ValueError, match=r"not a directory"): load_feature_dir(tmp_path / "nope")
+
+
+def test_joblib_and_dask_equal_sequential():
+    "The grid on two loky processes and on a two-worker Dask LocalCluster gives the sequential table, value for value."
+    from distributed import Client, LocalCluster
+    zoo = _zoo(seps=(("good", 4.0), ("mid", 1.5), ("bad", 0.0)))
+    seq = rank_models(zoo, progress=False, **FAST).drop(columns="seconds")
+    par = rank_models(zoo, jobs=2, progress=False, **FAST).drop(columns="seconds")
+    pd.testing.assert_frame_equal(par, seq, check_exact=True)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        by_address = rank_models(zoo, scheduler=cluster.scheduler_address, progress=False, **FAST).drop(columns="seconds")
+        by_client = rank_models(zoo, scheduler=client, progress=False, metrics="logme,tr", **FAST)
+        assert client.status == "running"                  # a Client passed in is not closed by rank_models
+    pd.testing.assert_frame_equal(by_address, seq, check_exact=True)
+    assert by_client.attrs["picks"] == {"task_relatedness": seq.attrs["picks"]["task_relatedness"], "logme": seq.attrs["picks"]["logme"]}
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    with pytest.raises(ConnectionError, match=r"scheduler='tcp://127.0.0.1:9': cannot connect"):
+        rank_models(_zoo(), metrics="logme", scheduler="tcp://127.0.0.1:9", progress=False)

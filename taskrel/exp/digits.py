@@ -4,28 +4,27 @@
 
 # %% ../../nbs/21_exp.digits.ipynb #bac8f30a
 from __future__ import annotations
-import argparse, datetime, functools, json, os, platform, subprocess, sys, time
+import argparse, hashlib, inspect, os, sys, time
 from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from ..data import load_dataset, split_dataset, make_task
+from .. import results
 from ..encoders import LeNet, train_classifier, extract_features, accuracy, efficientnet_lite0, fine_tune
-from ..bound import task_relatedness
-from ..plots import plot_decomposition, TERM_COLOURS
-from ..bench import to_jsonable
+from ..bound import mismatch_terms
+from ..plots import plot_decomposition, subplots, TERM_COLOURS
+from .runner import (DIGITS, BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides,
+                                bounds_by_preset, bound_fields, run_study, producing_modules, results_path, load_or, describe,
+                                records_frame, seed_summary, mean_std, common_arguments, command_line)
 
 # %% auto #0
-__all__ = ['NAMES', 'PAPER_FIG4A', 'PAPER_FIG4B', 'PAPER_FIG4B_ACCURACY', 'SCALES', 'RECORD_KEYS', 'scale_config', 'digit_splits',
-           'balanced_subset', 'linear_probe_accuracy', 'relatedness_record', 'fig4a_records', 'fig4b_records',
-           'repo_root', 'results_header', 'results_path', 'run_experiment', 'save_results', 'check_results',
-           'load_results', 'merge_results', 'main', 'summary', 'pair_matrix', 'paper_matrix', 'plot_fig4a',
-           'plot_fig4a_decomposition', 'rank_correlation', 'paper_rank_correlation', 'fig4a_claims', 'fig4a_verdict',
-           'plot_fig4b', 'fig4b_claims', 'fig4b_verdict', 'fig4a_table', 'fig4b_table']
+__all__ = ['PAPER_FIG4A', 'PAPER_FIG4B', 'PAPER_FIG4B_ACCURACY', 'SCALES', 'CERTIFIED_MAX_ENTRIES', 'RECORD_KEYS', 'scale_config',
+           'linear_probe_accuracy', 'relatedness_record', 'fig4a_records', 'fig4b_records', 'results_file',
+           'run_experiment', 'check_records', 'merge_results', 'main', 'summary', 'transfer_column', 'pair_matrix',
+           'paper_matrix', 'plot_fig4a', 'plot_fig4a_decomposition', 'rank_correlation', 'paper_rank_correlation',
+           'fig4a_claims', 'fig4a_verdict', 'plot_fig4b', 'fig4b_claims', 'fig4b_verdict', 'fig4a_table', 'fig4b_table']
 
 # %% ../../nbs/21_exp.digits.ipynb #1bfb0b2c
-NAMES = {"MNIST": "mnist", "FMNIST": "fashion_mnist", "USPS": "usps"}   # display name -> taskrel.data name
-
 PAPER_FIG4A = {  # (reference, target): (task-relatedness, transferability); conv nets, tau = 0.2, 3 seeds
     ("MNIST", "FMNIST"): (3.43, 1.72), ("MNIST", "USPS"): (2.80, 1.23),
     ("FMNIST", "MNIST"): (3.76, 1.77), ("FMNIST", "USPS"): (3.53, 1.64),
@@ -39,62 +38,47 @@ PAPER_FIG4B = {  # (reference, target): {encoder: (transferability, bound)}; CLI
 PAPER_FIG4B_ACCURACY = {"MNIST": {"PE": 0.98, "FFE": 0.99}, "SVHN": {"PE": 0.61, "FFE": 0.95}}  # linear probe on the reference
 
 # %% ../../nbs/21_exp.digits.ipynb #d7ea8296
-_COMMON = dict(references=("MNIST", "FMNIST", "USPS"), seeds=(0, 1, 2), tau=0.2)
+_COMMON = dict(references=("MNIST", "FMNIST", "USPS"), seeds=(0, 1, 2), tau=0.2, presets=("certified", "authors-digits"))
 SCALES = {
     "fig4a": {
-        "full": _COMMON | dict(image_size=28, train_per_class=None, encoder_epochs=10, encoder_batch=128, encoder_lr=1e-3,
-                               fit_per_class=400, eval_per_class=None, epochs=1000, batch_size=500, probe_epochs=1000, fixed_all=True),
-        "cpu": _COMMON | dict(image_size=28, train_per_class=400, encoder_epochs=3, encoder_batch=64, encoder_lr=1e-3,
-                              fit_per_class=100, eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300, fixed_all=True),
-        "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=28, train_per_class=30, encoder_epochs=1,
-                               encoder_batch=64, encoder_lr=1e-3, fit_per_class=26, eval_per_class=10, epochs=3, batch_size=250,
-                               probe_epochs=20, fixed_all=True)},
+        "full": _COMMON | dict(image_size=28, train_per_class=None, encoder_epochs=10, encoder_batch=128, encoder_lr=1e-3, fit_per_class=400,
+                               eval_per_class=600, epochs=1000, batch_size=500, probe_epochs=1000, authors_probe_epochs=None, fixed_all=True),
+        "cpu": _COMMON | dict(image_size=28, train_per_class=400, encoder_epochs=3, encoder_batch=64, encoder_lr=1e-3, fit_per_class=100,
+                              eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300, authors_probe_epochs=None, fixed_all=True),
+        "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=28, train_per_class=30, encoder_epochs=1, encoder_batch=64,
+                               encoder_lr=1e-3, fit_per_class=26, eval_per_class=10, epochs=3, batch_size=250, probe_epochs=20,
+                               authors_probe_epochs=20, fixed_all=True)},
     "fig4b": {
-        "full": _COMMON | dict(image_size=224, ft_per_class=1000, ft_epochs=3, ft_batch=64, ft_lr=1e-3, pca_dim=512,
-                               fit_per_class=400, eval_per_class=None, epochs=1000, batch_size=1000, probe_epochs=1000),
-        "cpu": _COMMON | dict(image_size=32, ft_per_class=150, ft_epochs=2, ft_batch=64, ft_lr=3e-3, pca_dim=64,
-                              fit_per_class=100, eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300),
-        "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=32, ft_per_class=10, ft_epochs=1, ft_batch=50,
-                               ft_lr=3e-3, pca_dim=8, fit_per_class=10, eval_per_class=8, epochs=3, batch_size=50, probe_epochs=20)}}
+        "full": _COMMON | dict(image_size=224, ft_per_class=1000, ft_epochs=3, ft_batch=64, ft_lr=1e-3, pca_dim=512, fit_per_class=400,
+                               eval_per_class=600, epochs=1000, batch_size=1000, probe_epochs=1000, authors_probe_epochs=None),
+        "cpu": _COMMON | dict(image_size=32, ft_per_class=150, ft_epochs=2, ft_batch=64, ft_lr=3e-3, pca_dim=64, fit_per_class=100,
+                              eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300, authors_probe_epochs=None),
+        "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=32, ft_per_class=10, ft_epochs=1, ft_batch=50, ft_lr=3e-3,
+                               pca_dim=8, fit_per_class=10, eval_per_class=8, epochs=3, batch_size=50, probe_epochs=20, authors_probe_epochs=20)}}
+
+CERTIFIED_MAX_ENTRIES = inspect.signature(mismatch_terms).parameters["max_entries"].default   # largest cost matrix of the certified W
 
 def scale_config(fig: str,      # 'fig4a' or 'fig4b'
                  scale: str,    # 'full', 'cpu' or 'tiny'
                  **overrides) -> dict:
     "The settings of one experiment at one scale, with `overrides` applied (unknown keys refused)."
     if fig not in SCALES: raise ValueError(f"fig={fig!r}: choose one of {list(SCALES)}.")
-    if scale not in SCALES[fig]: raise ValueError(f"scale={scale!r}: choose one of {list(SCALES[fig])}.")
-    cfg = dict(SCALES[fig][scale])
-    bad = sorted(set(overrides) - set(cfg))
-    if bad: raise ValueError(f"overrides {bad} are not settings of {fig}; known: {sorted(cfg)}.")
-    cfg |= {k: v for k, v in overrides.items() if v is not None}
-    unknown = sorted(set(cfg["references"]) - set(NAMES))
-    if unknown: raise ValueError(f"references={list(cfg['references'])}: {unknown} not among {list(NAMES)}.")
-    cfg["references"], cfg["seeds"] = tuple(cfg["references"]), tuple(int(s) for s in cfg["seeds"])
+    cfg = configure(SCALES[fig], scale, fig, **overrides)
+    unknown = sorted(set(cfg["references"]) - set(DIGITS))
+    if unknown: raise ValueError(f"references={list(cfg['references'])}: {unknown} not among {list(DIGITS)}.")
+    cfg["references"], cfg["presets"] = tuple(cfg["references"]), tuple(cfg["presets"])
+    n = cfg["eval_per_class"]
+    if "certified" in cfg["presets"] and (n is None or 100 * n * n > CERTIFIED_MAX_ENTRIES):
+        raise ValueError(f"eval_per_class={n}: the certified W needs a 10 n x 10 n cost matrix per pair, more than taskrel.bound's "
+                         f"{CERTIFIED_MAX_ENTRIES:.0e} entries; use eval_per_class <= {int((CERTIFIED_MAX_ENTRIES / 100) ** 0.5)}.")
     if cfg.get("pca_dim") is not None and cfg["fit_per_class"] is not None and cfg["pca_dim"] >= 10 * cfg["fit_per_class"]:
         raise ValueError(f"pca_dim={cfg['pca_dim']} >= the {10 * cfg['fit_per_class']} reference points it is fitted on "
                          f"(fit_per_class={cfg['fit_per_class']}, 10 classes): the last components would have no variance; lower pca_dim.")
     return cfg
 
-# %% ../../nbs/21_exp.digits.ipynb #9ae79d12
-@functools.lru_cache(maxsize=None)
-def _load(name: str, split: str, root=None):
-    return load_dataset(name, split, root=root)
-
-def digit_splits(seed: int = 0, root=None) -> dict:
-    "{'MNIST'|'FMNIST'|'USPS': (X_train, y_train, X_test, y_test)} as uint8 images and int labels, for one seed."
-    out = {"MNIST": split_dataset(*_load("mnist", "test", root), test_fraction=0.5, seed=seed)}
-    for nm in ["FMNIST", "USPS"]: out[nm] = _load(NAMES[nm], "train", root) + _load(NAMES[nm], "test", root)
-    return out
-
-def balanced_subset(X, y, per_class: int | None, seed: int = 0):
-    "min(per_class, smallest class size) seeded images of every class (all images when per_class is None)."
-    if per_class is None: return X, np.asarray(y)
-    if not (isinstance(per_class, (int, np.integer)) and per_class >= 1): raise ValueError(f"per_class={per_class!r}: expected a positive int or None.")
-    return make_task(X, y, n_per_class=int(min(per_class, np.bincount(y).min())), seed=seed)
-
 # %% ../../nbs/21_exp.digits.ipynb #e1352f68
-RECORD_KEYS = ("reference", "target", "encoder", "seed", "transferability", "task_relatedness", "reweighted_loss",
-               "label_mismatch", "distribution_mismatch", "tau", "reference_accuracy")
+RECORD_KEYS = ("reference", "target", "encoder", "seed", "preset", "transferability", "task_relatedness", "reweighted_loss",
+               "label_mismatch", "distribution_mismatch", "tau", "reference_accuracy", "bounds")
 
 def linear_probe_accuracy(z_train, y_train, z_test, y_test, seed: int = 0) -> float:
     "Test accuracy of a logistic-regression probe on features standardised with the training statistics."
@@ -105,24 +89,22 @@ def linear_probe_accuracy(z_train, y_train, z_test, y_test, seed: int = 0) -> fl
 
 def relatedness_record(ref: tuple,      # (z_fit, y_fit, z_eval, y_eval) of the reference task
                        tgt: tuple,      # the same for the target task
-                       cfg: dict, seed: int, *, reference: str, target: str, encoder: str,
-                       reference_accuracy: float, device=None, **extra) -> dict:
-    "Alg. 1 on one pair; the results-file record (RECORD_KEYS, then details)."
-    run = lambda setting: task_relatedness(ref[0], ref[1], tgt[0], tgt[1], zr_test=ref[2], yr_test=ref[3], zt_test=tgt[2], yt_test=tgt[3],
-                                           setting=setting, label_map="permutation", tau=cfg["tau"], epochs=cfg["epochs"],
-                                           batch_size=cfg["batch_size"], probe_epochs=cfg["probe_epochs"], seed=seed, device=device,
-                                           progress=False)
-    r = run("LearnedA")
+                       cfg: dict,       # the scale's settings (scale_config)
+                       seed: int,       # seeds Alg. 1 (probes, batches, the permutation B)
+                       *, reference: str, target: str, encoder: str,  # tags of the record
+                       reference_accuracy: float,  # linear-probe accuracy on the reference
+                       device=None, **extra) -> dict:
+    "Alg. 1 (LearnedA) on one pair under each preset of cfg; the results-file record (RECORD_KEYS, then details)."
+    over, main = preset_overrides(cfg), cfg["presets"][0]
+    runs = bounds_by_preset(ref, tgt, over, seed, device, setting="LearnedA", label_map="permutation", tau=cfg["tau"])
     if cfg.get("fixed_all"):   # the same bound with A = I (nothing learned): how much of the ordering does learning A change?
-        f = run("FixedAll")
+        f = bounds_by_preset(ref, tgt, {main: over[main]}, seed, device, setting="FixedAll", label_map="permutation", tau=cfg["tau"])[main]
         extra = extra | dict(task_relatedness_fixed_all=f.total, distribution_mismatch_fixed_all=f.distribution_mismatch)
-    d = r.details
-    return dict(reference=reference, target=target, encoder=encoder, seed=int(seed), transferability=r.transferability,
-                task_relatedness=r.total, reweighted_loss=r.reweighted_loss, label_mismatch=r.label_mismatch,
-                distribution_mismatch=r.distribution_mismatch, tau=r.tau, reference_accuracy=reference_accuracy,
-                feature_dim=int(ref[0].shape[1]), n_fit=[len(ref[1]), len(tgt[1])], n_eval=[len(ref[3]), len(tgt[3])],
-                wasserstein_prior_weights=d.get("wasserstein_prior_weights"), wasserstein_equal_weights=d.get("wasserstein_equal_weights"),
-                tau_measured=d.get("tau_measured"), prior_gap_l1=d.get("prior_gap_l1"), seconds=d.get("seconds")) | extra
+    bounds = {p: bound_fields(r) for p, r in runs.items()}
+    return (dict(reference=reference, target=target, encoder=encoder, seed=int(seed), preset=main)
+            | {k: bounds[main][k] for k in BOUND_FIELDS}
+            | dict(reference_accuracy=reference_accuracy, feature_dim=int(ref[0].shape[1]), n_fit=[len(ref[1]), len(tgt[1])],
+                   n_eval=[len(ref[3]), len(tgt[3])], bounds=bounds) | extra)
 
 # %% ../../nbs/21_exp.digits.ipynb #6b321e7b
 def _features(model, split, cfg, seed, device, transform=None):
@@ -133,7 +115,7 @@ def _features(model, split, cfg, seed, device, transform=None):
     if transform is not None: za, zb = transform(za), transform(zb)
     return za, ya, zb, yb
 
-def _targets(ref): return [t for t in NAMES if t != ref]
+def _targets(ref): return [t for t in DIGITS if t != ref]
 
 def fig4a_records(cfg: dict, root=None, device=None, progress: bool = True) -> list:
     "All Fig. 4a records: for each seed and reference, a LeNet trained on it, then Alg. 1 to every other dataset."
@@ -175,7 +157,7 @@ def fig4b_records(cfg: dict, root=None, device=None, progress: bool = True) -> l
     for seed in tqdm(cfg["seeds"], desc="Fig. 4b seeds", disable=not progress):
         sp = digit_splits(seed, root)
         pe = efficientnet_lite0(image_size=cfg["image_size"], seed=seed)
-        pe_feats = {d: _features(pe, sp[d], cfg, seed, device) for d in NAMES}
+        pe_feats = {d: _features(pe, sp[d], cfg, seed, device) for d in DIGITS}
         for ref in cfg["references"]:
             Xtr, ytr = balanced_subset(sp[ref][0], sp[ref][1], cfg["ft_per_class"], seed)
             ffe, t0 = efficientnet_lite0(image_size=cfg["image_size"], seed=seed), time.time()
@@ -198,91 +180,60 @@ def fig4b_records(cfg: dict, root=None, device=None, progress: bool = True) -> l
     return recs
 
 # %% ../../nbs/21_exp.digits.ipynb #b71f088d
-def repo_root() -> Path:
-    "The repository this package is installed from (editable install), else the working directory."
-    import taskrel
-    root = Path(taskrel.__file__).resolve().parents[1]
-    return root if (root / "settings.ini").exists() else Path.cwd()
-
-def _git(*args):
-    try: return subprocess.run(["git", *args], capture_output=True, text=True, timeout=20, cwd=repo_root()).stdout.strip()
-    except Exception: return ""
-
-def _device_name(device=None) -> str:
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if dev.type == "cuda": return f"cuda: {torch.cuda.get_device_name(dev)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
-
-def results_header(fig: str, scale: str, cfg: dict, command: str, device=None) -> dict:
-    "The header of a results file."
-    commit = _git("rev-parse", "HEAD")
-    return dict(figure=fig, command=command, git_commit=commit or None, git_dirty=bool(_git("status", "--porcelain")) if commit else None,
-                device=_device_name(device), scale=scale, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                seeds=list(cfg["seeds"]), config={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
-                torch=torch.__version__, python=platform.python_version())
-
-def results_path(fig: str) -> Path:
+def results_file(fig: str) -> Path:
     "Where the book reads Fig. `fig`'s results: data/results/digits_<fig>.json in the repository."
-    return repo_root() / "data" / "results" / f"digits_{fig}.json"
+    return results_path(f"digits_{fig}")
 
 def run_experiment(fig: str,            # 'fig4a' or 'fig4b'
                    scale: str = "cpu",  # 'full' (GPU session), 'cpu' (reduced) or 'tiny' (tests)
                    out=None,            # JSON path to write (None: don't write)
-                   root=None, device=None, progress: bool = True, threads: int | None = None,
+                   root=None,           # data root (default: $TASKREL_DATA, then data/)
+                   device=None,         # torch device (default: cuda when available)
+                   progress: bool = True,
+                   threads: int | None = None,  # torch and BLAS threads (None: the libraries' default)
                    command: str | None = None,  # recorded in the header (default: this process's command line)
+                   allow_dirty: bool = False,   # write from a tree with uncommitted changes (recorded)
                    **overrides) -> dict:
-    "Run Fig. 4a or 4b at a scale; returns {'header', 'records'} and writes it to `out` as JSON."
+    "Run Fig. 4a or 4b at a scale; returns {'header', 'records'} and writes it to `out` through taskrel.results."
     cfg = scale_config(fig, scale, **overrides)
-    if threads is not None: torch.set_num_threads(int(threads))
-    from threadpoolctl import threadpool_limits
-    header = results_header(fig, scale, cfg, command or " ".join([Path(sys.executable).name] + sys.argv), device)
-    t0 = time.time()
-    with threadpool_limits(limits=threads):
-        recs = (fig4a_records if fig == "fig4a" else fig4b_records)(cfg, root=root, device=device, progress=progress)
-    header["wall_seconds"] = round(time.time() - t0, 1)
-    res = {"header": header, "records": recs}
-    if out is not None: save_results(res, out)
-    return res
+    make = lambda c, p: (fig4a_records if fig == "fig4a" else fig4b_records)(c, root=root, device=device, progress=p)
+    return run_study(make, cfg, figure=fig, scale=scale, command=command or command_line("taskrel.exp.digits"), out=out,
+                     threads=threads, allow_dirty=allow_dirty, progress=progress)
 
 # %% ../../nbs/21_exp.digits.ipynb #391c93de
-def save_results(res: dict, path) -> Path:
-    "Write a results dict as indented JSON (non-finite numbers as null), creating the folder."
-    check_results(res)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_jsonable(res), indent=1) + "\n")
-    return path
-
-def check_results(res: dict) -> dict:
-    "Refuse a results dict that lacks the header fields or a record key; returns it."
-    if not isinstance(res, dict) or "header" not in res or "records" not in res:
-        raise ValueError("results: expected a dict with 'header' and 'records' (as run_experiment returns).")
-    missing = [k for k in ("command", "git_commit", "device", "scale", "date", "seeds") if k not in res["header"]]
-    if missing: raise ValueError(f"results header: missing {missing}.")
+def check_records(res: dict) -> dict:
+    "`res` after taskrel.results.check and a check that every record has RECORD_KEYS."
+    results.check(res)
     for i, r in enumerate(res["records"]):
         lack = [k for k in RECORD_KEYS if k not in r]
         if lack: raise ValueError(f"results record {i}: missing {lack}.")
     return res
 
-def load_results(path) -> dict:
-    "Read and check a results file written by run_experiment."
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no results file; make it with `python -m taskrel.exp.digits {path.stem.replace('digits_', '')} --scale cpu`.")
-    return check_results(json.loads(path.read_text()))
-
-def merge_results(paths: list, out=None) -> dict:
-    "One results dict from several runs of the same figure and scale (e.g. seeds run in separate GPU sessions)."
-    parts = [load_results(p) for p in paths]
-    figs, scales = {p["header"].get("figure") for p in parts}, {p["header"]["scale"] for p in parts}
-    if len(figs) > 1 or len(scales) > 1: raise ValueError(f"merge_results: runs differ in figure {sorted(map(str, figs))} or scale {sorted(scales)}.")
-    strip = lambda h: {k: v for k, v in h.get("config", {}).items() if k not in ("seeds", "references")}
-    if any(strip(p["header"]) != strip(parts[0]["header"]) for p in parts):
+def merge_results(paths: list,             # results files of the same figure, scale and code (e.g. seeds run in separate sessions)
+                  out=None,                # where to write the merged file (None: don't write)
+                  command: str = None,     # recorded in the header
+                  allow_dirty: bool = False) -> dict:
+    "One results file from several runs of the same figure and scale, made by the same code as the tree holds now."
+    parts = [check_records(results.load(p)) for p in paths]
+    h0 = parts[0]["header"]
+    for key in ("figure", "scale", "source_sha256"):
+        if any(p["header"][key] != h0[key] for p in parts): raise ValueError(f"merge_results: runs differ in their header's {key!r}; merge only runs of one figure, scale and code.")
+    strip = lambda h: {k: v for k, v in h["config"].items() if k not in ("seeds", "references")}
+    if any(strip(p["header"]) != strip(h0) for p in parts):
         raise ValueError("merge_results: runs differ in their settings (header 'config' beyond seeds and references); re-run them alike.")
-    header = dict(parts[0]["header"]) | {"seeds": sorted({s for p in parts for s in p["header"]["seeds"]}),
-                                         "merged_from": [dict(p["header"]) for p in parts]}
-    res = {"header": header, "records": [r for p in parts for r in p["records"]]}
-    if out is not None: save_results(res, out)
-    return res
+    root = results.repo_root()
+    now = {f: hashlib.sha256((root / f).read_bytes()).hexdigest() if (root / f).exists() else None for f in h0["source_sha256"]}
+    if now != h0["source_sha256"]: raise ValueError(f"merge_results: the runs' code differs from this tree's in {sorted(f for f in now if now[f] != h0['source_sha256'][f])}; check out the commit they ran at ({str(h0['git_commit'])[:10]}).")
+    recs = [r for p in parts for r in p["records"]]
+    cfg = h0["config"] | {"seeds": sorted({s for p in parts for s in p["header"]["seeds"]}),
+                          "references": list(dict.fromkeys(x for p in parts for x in p["header"]["config"]["references"]))}
+    merged = [{k: p["header"][k] for k in ("command", "date", "git_commit", "git_dirty", "seeds", "wall_seconds", "device")} for p in parts]
+    eh = dict(scale=h0["scale"], merged_from=merged, wall_seconds=sum(p["header"]["wall_seconds"] or 0 for p in parts))
+    kw = dict(figure=h0["figure"], command=command or command_line("taskrel.exp.digits"), config=cfg, seeds=cfg["seeds"], modules=producing_modules())
+    if out is not None:
+        results.save(out, recs, **kw, allow_dirty=allow_dirty, extra_header=eh)
+        return results.load(out)
+    return {"header": results.header(**kw, allow_dirty=True, wall_seconds=eh.pop("wall_seconds"), extra=eh), "records": recs}
 
 # %% ../../nbs/21_exp.digits.ipynb #d68e9423
 def main(argv=None):
@@ -290,23 +241,18 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m taskrel.exp.digits", description="Reproduce Fig. 4a/4b of the paper (Sec. 4.2) on MNIST, FMNIST, USPS.")
     p.add_argument("figure", choices=["fig4a", "fig4b", "merge"])
     p.add_argument("paths", nargs="*", help="merge only: OUT IN1 IN2 ...")
-    p.add_argument("--scale", default="cpu", choices=["full", "cpu", "tiny"])
-    p.add_argument("--out", default=None, help="results JSON (default data/results/digits_<figure>.json)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None)
-    p.add_argument("--references", nargs="+", default=None, choices=list(NAMES))
-    p.add_argument("--threads", type=int, default=None, help="torch/BLAS threads (default: 1 at cpu/tiny scale, library default at full)")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--root", default=None, help="data root (default: $TASKREL_DATA, then data/)")
-    p.add_argument("--no-progress", action="store_true")
+    common_arguments(p, ["full", "cpu", "tiny"], default_threads=None)
+    p.add_argument("--references", nargs="+", default=None, choices=list(DIGITS))
     a = p.parse_args(argv)
+    cmd = command_line("taskrel.exp.digits", argv)
     if a.figure == "merge":
         if len(a.paths) < 2: p.error("merge needs OUT and at least one IN path")
-        res = merge_results(a.paths[1:], out=a.paths[0]); print(f"wrote {a.paths[0]}: {len(res['records'])} records"); return res
+        res = merge_results(a.paths[1:], out=a.paths[0], command=cmd, allow_dirty=a.allow_dirty)
+        print(f"wrote {a.paths[0]}: {len(res['records'])} records"); return res
     threads = a.threads if a.threads is not None else (1 if a.scale != "full" else None)
-    out = a.out or results_path(a.figure)
-    cmd = "python -m taskrel.exp.digits " + " ".join(sys.argv[1:] if argv is None else argv)
+    out = a.out or results_file(a.figure)
     res = run_experiment(a.figure, a.scale, out=out, root=a.root, device=a.device, progress=not a.no_progress, threads=threads,
-                         command=cmd, seeds=a.seeds, references=a.references)
+                         command=cmd, allow_dirty=a.allow_dirty, seeds=a.seeds, references=a.references)
     print(f"wrote {out}: {len(res['records'])} records in {res['header']['wall_seconds']:.0f} s")
     return res
 
@@ -314,17 +260,17 @@ if __name__ == "__main__" and Path(sys.argv[0]).name == "digits.py": main()
 
 # %% ../../nbs/21_exp.digits.ipynb #2c4a3abe
 _QUANTITIES = ["task_relatedness", "transferability", "reweighted_loss", "label_mismatch", "distribution_mismatch",
-               "reference_accuracy", "tau_measured", "task_relatedness_fixed_all", "distribution_mismatch_fixed_all"]
+               "transformed_reference_loss", "reference_accuracy", "task_relatedness_fixed_all", "distribution_mismatch_fixed_all"]
 
 def summary(res: dict) -> "pd.DataFrame":
-    "Mean and std over seeds of each quantity, one row per (reference, target, encoder)."
-    import pandas as pd
-    df = pd.DataFrame(check_results(res)["records"])
-    q = [c for c in _QUANTITIES if c in df]
-    g = df.groupby(["reference", "target", "encoder"], sort=False)[q]
-    out = g.mean().join(g.std(ddof=1).add_suffix("_std"))
-    out["seeds"] = g.size()
-    return out
+    "Mean and std over seeds of each quantity (each preset's too), one row per (reference, target, encoder)."
+    df = records_frame(check_records(res))
+    return seed_summary(df, ["reference", "target", "encoder"], _QUANTITIES + [c for c in df.columns if "[" in c])
+
+def transfer_column(quantity: str) -> str:
+    "The target loss that goes with a bound column: 'transferability[p]' for 'task_relatedness[p]', else 'transferability'."
+    p = quantity.partition("[")[2]
+    return f"transferability[{p}" if p else "transferability"
 
 def pair_matrix(res: dict, quantity: str = "task_relatedness", encoder: str | None = None, stat: str = "mean") -> "pd.DataFrame":
     "reference x target matrix (MNIST, FMNIST, USPS order) of a quantity's mean or std over seeds; NaN on the diagonal."
@@ -332,7 +278,7 @@ def pair_matrix(res: dict, quantity: str = "task_relatedness", encoder: str | No
     s = summary(res).reset_index()
     if encoder is not None: s = s[s.encoder == encoder]
     col = quantity if stat == "mean" else f"{quantity}_std"
-    m = pd.DataFrame(np.nan, index=list(NAMES), columns=list(NAMES))
+    m = pd.DataFrame(np.nan, index=list(DIGITS), columns=list(DIGITS))
     for _, r in s.iterrows(): m.loc[r.reference, r.target] = r[col]
     m.index.name, m.columns.name = "reference", "target"
     return m
@@ -340,7 +286,7 @@ def pair_matrix(res: dict, quantity: str = "task_relatedness", encoder: str | No
 def paper_matrix(which: int) -> "pd.DataFrame":
     "The paper's Fig. 4a matrix: which=0 task-relatedness, 1 transferability."
     import pandas as pd
-    m = pd.DataFrame(np.nan, index=list(NAMES), columns=list(NAMES))
+    m = pd.DataFrame(np.nan, index=list(DIGITS), columns=list(DIGITS))
     for (r, t), v in PAPER_FIG4A.items(): m.loc[r, t] = v[which]
     return m
 
@@ -361,17 +307,12 @@ def _heatmap(ax, m, sd=None, title="", cmap="viridis"):
 
 def plot_fig4a(res: dict, axes=None):
     "Fig. 4a beside the paper: task-relatedness and transferability matrices, ours (mean±std) and the paper's."
-    axes = axes if axes is not None else _subplots(2, 2, (8, 7))
+    axes = axes if axes is not None else subplots(2, 2, (8, 7))
     h = res["header"]
-    tag = f"ours ({h['scale']} scale, {len(h['seeds'])} seeds)"
+    tag = f"ours ({h['scale']} scale, {len(h['seeds'])} seeds, {res['records'][0]['preset']})"
     for j, (q, nm) in enumerate([("task_relatedness", "task-relatedness"), ("transferability", "transferability")]):
         _heatmap(axes[0][j], pair_matrix(res, q), pair_matrix(res, q, stat="std"), f"{nm}: {tag}")
         _heatmap(axes[1][j], paper_matrix(j), None, f"{nm}: paper")
-    return axes
-
-def _subplots(r, c, size):
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(r, c, figsize=size, squeeze=False); fig.tight_layout(pad=2.5)
     return axes
 
 # %% ../../nbs/21_exp.digits.ipynb #0a38543f
@@ -390,16 +331,14 @@ def plot_fig4a_decomposition(res: dict, ax=None, encoder: str | None = None, tit
 
 # %% ../../nbs/21_exp.digits.ipynb #7f630257
 def rank_correlation(res: dict, encoder: str | None = None,
-                     quantity: str = "task_relatedness") -> dict:  # or 'task_relatedness_fixed_all' (A = I)
-    "Spearman/Kendall between task-relatedness and transferability over pairs (seed means), and per seed."
+                     quantity: str = "task_relatedness") -> dict:  # or 'task_relatedness[authors-digits]', 'task_relatedness_fixed_all' (A = I)
+    "Spearman/Kendall between a bound column and its transferability over pairs (seed means), and per seed."
     from scipy.stats import spearmanr, kendalltau, pearsonr
-    import pandas as pd
-    s = summary(res).reset_index()
-    df = pd.DataFrame(res["records"])
+    s, df, tcol = summary(res).reset_index(), records_frame(res), transfer_column(quantity)
     if encoder is not None: s, df = s[s.encoder == encoder], df[df.encoder == encoder]
-    tr, tf = s[quantity].values, s.transferability.values
+    tr, tf = s[quantity].values, s[tcol].values
     sp, kt = spearmanr(tr, tf), kendalltau(tr, tf)
-    per_seed = {int(k): float(spearmanr(g[quantity], g.transferability)[0]) for k, g in df.groupby("seed") if len(g) > 2}
+    per_seed = {int(k): float(spearmanr(g[quantity], g[tcol])[0]) for k, g in df.groupby("seed") if len(g) > 2}
     return dict(n_pairs=len(s), spearman=float(sp[0]), spearman_p=float(sp[1]), kendall=float(kt[0]), kendall_p=float(kt[1]),
                 pearson=float(pearsonr(tr, tf)[0]) if len(s) > 2 else float("nan"), spearman_per_seed=per_seed)
 
@@ -411,26 +350,26 @@ def paper_rank_correlation() -> dict:
 
 # %% ../../nbs/21_exp.digits.ipynb #f62624a3
 def fig4a_claims(res: dict, encoder: str | None = None, quantity: str = "task_relatedness") -> dict:
-    "Which of the paper's Fig. 4a claims hold in a results file (for the bound in column `quantity`)."
-    import pandas as pd
-    s, df = summary(res).reset_index(), pd.DataFrame(res["records"])
+    "Which of the paper's Fig. 4a claims hold in a results file (for the bound in column `quantity`, against its transferability)."
+    s, df, tcol = summary(res).reset_index(), records_frame(res), transfer_column(quantity)
     if encoder is not None: s, df = s[s.encoder == encoder], df[df.encoder == encoder]
     per_ref = {}
     for ref, g in s.groupby("reference", sort=False):
         if len(g) < 2: continue
-        per_ref[ref] = dict(best_by_relatedness=g.loc[g[quantity].idxmin(), "target"],
-                            best_by_transferability=g.loc[g.transferability.idxmin(), "target"])
+        per_ref[ref] = dict(best_by_relatedness=g.loc[g[quantity].idxmin(), "target"], best_by_transferability=g.loc[g[tcol].idxmin(), "target"])
         per_ref[ref]["agree"] = per_ref[ref]["best_by_relatedness"] == per_ref[ref]["best_by_transferability"]
-    gap = df[quantity] - df.transferability
+    gap = df[quantity] - df[tcol]
     return dict(per_reference=per_ref, orderings_agree=all(v["agree"] for v in per_ref.values()),
                 digits_pair_best={r: v["best_by_relatedness"] for r, v in per_ref.items() if r in ("MNIST", "USPS")},
                 rank=rank_correlation(res, encoder, quantity), bound_above_transferability=int((gap >= 0).sum()), n_records=len(df),
                 smallest_gap=float(gap.min()))
 
+def _other_presets(res: dict) -> list: return list(res["header"]["config"]["presets"][1:])
+
 def fig4a_verdict(res: dict) -> str:
     "The Fig. 4a claims as sentences, from a results file."
     c, h = fig4a_claims(res), res["header"]
-    lines = [f"Results: {h['scale']} scale, seeds {h['seeds']}, {h['date']}, commit {str(h['git_commit'])[:10]}{' (uncommitted changes)' if h.get('git_dirty') else ''}."]
+    lines = [f"Results: {describe(h)}.", f"Bound of preset {res['records'][0]['preset']!r} (LearnedA, B a random permutation):"]
     for ref, v in c["per_reference"].items():
         lines.append(f"Reference {ref}: most related target {v['best_by_relatedness']}, best transferability {v['best_by_transferability']}: "
                      + ("orderings agree." if v["agree"] else "orderings DISAGREE."))
@@ -441,11 +380,12 @@ def fig4a_verdict(res: dict) -> str:
     if mu: lines.append("MNIST and USPS each other's most related target: "
                         + ("yes." if mu.get("MNIST", "USPS") == "USPS" and mu.get("USPS", "MNIST") == "MNIST" else f"no ({mu})."))
     lines.append(f"Bound >= transferability in {c['bound_above_transferability']} of {c['n_records']} records (smallest gap {c['smallest_gap']:+.3f}).")
-    if all("task_relatedness_fixed_all" in r for r in res["records"]):
-        f = fig4a_claims(res, quantity="task_relatedness_fixed_all")
+    extra = [("FixedAll, A = I, nothing learned", "task_relatedness_fixed_all")] if all("task_relatedness_fixed_all" in r for r in res["records"]) else []
+    for name, q in extra + [(f"preset {p!r}", f"task_relatedness[{p}]") for p in _other_presets(res)]:
+        f = fig4a_claims(res, quantity=q)
         agree = sum(v["agree"] for v in f["per_reference"].values())
-        lines.append(f"With A = I (FixedAll, nothing learned): orderings agree for {agree} of {len(f['per_reference'])} references, "
-                     f"Spearman {f['rank']['spearman']:.2f}, bound >= transferability in {f['bound_above_transferability']} of {f['n_records']}.")
+        lines.append(f"With {name}: orderings agree for {agree} of {len(f['per_reference'])} references, Spearman {f['rank']['spearman']:.2f}, "
+                     f"bound >= its transferability in {f['bound_above_transferability']} of {f['n_records']} (smallest gap {f['smallest_gap']:+.3f}).")
     return "\n".join(lines)
 
 # %% ../../nbs/21_exp.digits.ipynb #7e0811e1
@@ -453,7 +393,7 @@ def plot_fig4b(res: dict, axes=None):
     "Fig. 4b: per reference, PE vs FFE target loss and stacked bound (means ± std), plus the paper's CLIP panel."
     s = summary(res).reset_index()
     refs = list(dict.fromkeys(s.reference))
-    if axes is None: axes = _subplots(1, len(refs) + 1, (3.3 * (len(refs) + 1), 3.6))[0]
+    if axes is None: axes = subplots(1, len(refs) + 1, (3.3 * (len(refs) + 1), 3.6))[0]
     terms = [("reweighted_loss", "re-weighted reference loss"), ("label_mismatch", "label mismatch"), ("distribution_mismatch", "distribution mismatch")]
     for ax, ref in zip(axes, refs):
         g = s[s.reference == ref]
@@ -488,60 +428,66 @@ def plot_fig4b(res: dict, axes=None):
     ax.set_title("paper: CLIP ViT-B/32 (bound in grey)", fontsize=9)
     return axes
 
-def fig4b_claims(res: dict) -> dict:
-    "Which of the paper's Fig. 4b claims hold in a results file, per (reference, target)."
-    import pandas as pd
-    s, df = summary(res).reset_index(), pd.DataFrame(res["records"])
+def fig4b_claims(res: dict, quantity: str = "task_relatedness") -> dict:
+    "Which of the paper's Fig. 4b claims hold in a results file, per (reference, target), for the bound in column `quantity`."
+    s, df, tcol = summary(res).reset_index(), records_frame(res), transfer_column(quantity)
     acc = s.groupby(["reference", "encoder"]).reference_accuracy.mean().unstack()
     pairs = {}
     for (ref, tgt), g in s.groupby(["reference", "target"], sort=False):
         e = g.set_index("encoder")
         if not {"PE", "FFE"} <= set(e.index): continue
         pairs[(ref, tgt)] = dict(related=(ref in ("MNIST", "USPS")) and (tgt in ("MNIST", "USPS")),
-                                 ffe_transfers_better=bool(e.transferability["FFE"] < e.transferability["PE"]),
-                                 ffe_bound_tighter=bool(e.task_relatedness["FFE"] < e.task_relatedness["PE"]),
-                                 transferability=(float(e.transferability["PE"]), float(e.transferability["FFE"])),
-                                 bound=(float(e.task_relatedness["PE"]), float(e.task_relatedness["FFE"])))
-    gap = df.task_relatedness - df.transferability
+                                 ffe_transfers_better=bool(e[tcol]["FFE"] < e[tcol]["PE"]),
+                                 ffe_bound_tighter=bool(e[quantity]["FFE"] < e[quantity]["PE"]),
+                                 transferability=(float(e[tcol]["PE"]), float(e[tcol]["FFE"])),
+                                 bound=(float(e[quantity]["PE"]), float(e[quantity]["FFE"])))
+    gap = df[quantity] - df[tcol]
     return dict(reference_accuracy={r: dict(acc.loc[r]) for r in acc.index}, pairs=pairs,
                 bound_above_transferability=int((gap >= 0).sum()), n_records=len(df), smallest_gap=float(gap.min()))
 
 def fig4b_verdict(res: dict) -> str:
     "The Fig. 4b claims as sentences, from a results file."
-    c, h = fig4b_claims(res), res["header"]
-    lines = [f"Results: {h['scale']} scale, seeds {h['seeds']}, {h['date']}, commit {str(h['git_commit'])[:10]}{' (uncommitted changes)' if h.get('git_dirty') else ''}."]
-    for r, a in c["reference_accuracy"].items():
+    h = res["header"]
+    lines = [f"Results: {describe(h)}."]
+    for r, a in fig4b_claims(res)["reference_accuracy"].items():
         lines.append(f"Linear probe on {r}: PE {a.get('PE', float('nan')):.1%} -> FFE {a.get('FFE', float('nan')):.1%}.")
-    for (r, t), v in c["pairs"].items():
-        lines.append(f"{r} -> {t} ({'related' if v['related'] else 'unrelated'}): transferability PE {v['transferability'][0]:.2f} / FFE {v['transferability'][1]:.2f} "
-                     f"({'FFE better' if v['ffe_transfers_better'] else 'FFE NOT better'}); bound PE {v['bound'][0]:.2f} / FFE {v['bound'][1]:.2f} "
-                     f"({'tighter' if v['ffe_bound_tighter'] else 'NOT tighter'}).")
-    lines.append(f"Bound >= transferability in {c['bound_above_transferability']} of {c['n_records']} records (smallest gap {c['smallest_gap']:+.3f}).")
+    for p in [res["records"][0]["preset"]] + _other_presets(res):
+        c = fig4b_claims(res, "task_relatedness" if p == res["records"][0]["preset"] else f"task_relatedness[{p}]")
+        lines.append(f"Preset {p!r}:")
+        for (r, t), v in c["pairs"].items():
+            lines.append(f"  {r} -> {t} ({'related' if v['related'] else 'unrelated'}): transferability PE {v['transferability'][0]:.2f} / FFE {v['transferability'][1]:.2f} "
+                         f"({'FFE better' if v['ffe_transfers_better'] else 'FFE NOT better'}); bound PE {v['bound'][0]:.2f} / FFE {v['bound'][1]:.2f} "
+                         f"({'tighter' if v['ffe_bound_tighter'] else 'NOT tighter'}).")
+        lines.append(f"  Bound >= transferability in {c['bound_above_transferability']} of {c['n_records']} records (smallest gap {c['smallest_gap']:+.3f}).")
     return "\n".join(lines)
 
 # %% ../../nbs/21_exp.digits.ipynb #77c6c827
-def _pm(m, s): return f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}"
+def _pm(r, q, digits=2): return mean_std(r[q], r[f"{q}_std"], digits)
 
 def fig4a_table(res: dict) -> "pd.DataFrame":
-    "Fig. 4a as a table: ours (mean ± std over seeds) beside the paper's values, one row per pair."
+    "Fig. 4a as a table: ours (mean ± std over seeds, each preset) beside the paper's values, one row per pair."
     import pandas as pd
     rows = []
     for (ref, tgt, enc), r in summary(res).iterrows():
         p = PAPER_FIG4A.get((ref, tgt), (np.nan, np.nan))
-        row = {"reference": ref, "target": tgt, "task-relatedness": _pm(r.task_relatedness, r.task_relatedness_std), "paper TR": p[0],
-               "transferability": _pm(r.transferability, r.transferability_std), "paper transf.": p[1]}
-        if "task_relatedness_fixed_all" in r: row["TR with A = I"] = _pm(r.task_relatedness_fixed_all, r.task_relatedness_fixed_all_std)
+        row = {"reference": ref, "target": tgt, f"TR ({res['records'][0]['preset']})": _pm(r, "task_relatedness"), "paper TR": p[0],
+               "transferability": _pm(r, "transferability"), "paper transf.": p[1]}
+        if "task_relatedness_fixed_all" in r: row["TR with A = I"] = _pm(r, "task_relatedness_fixed_all")
+        for q in _other_presets(res):
+            row |= {f"TR ({q})": _pm(r, f"task_relatedness[{q}]"), f"transf. ({q})": _pm(r, f"transferability[{q}]")}
         rows.append(row | {"ref. probe acc.": f"{r.reference_accuracy:.1%}", "seeds": int(r.seeds)})
     return pd.DataFrame(rows)
 
 def fig4b_table(res: dict) -> "pd.DataFrame":
-    "Fig. 4b as a table: PE and FFE rows (mean ± std), with the paper's CLIP values where the pair exists there."
+    "Fig. 4b as a table: PE and FFE rows (mean ± std, each preset), with the paper's CLIP values where the pair exists there."
     import pandas as pd
     rows = []
     for (ref, tgt, enc), r in summary(res).iterrows():
         p = PAPER_FIG4B.get((ref, tgt), {}).get(enc, (np.nan, np.nan))
-        rows.append({"reference": ref, "target": tgt, "encoder": enc, "transferability": _pm(r.transferability, r.transferability_std),
-                     "paper transf. (CLIP)": p[0], "bound": _pm(r.task_relatedness, r.task_relatedness_std), "paper bound (CLIP)": p[1],
-                     "ref. probe acc. (%)": _pm(100 * r.reference_accuracy, 100 * r.reference_accuracy_std),
-                     "paper acc. (CLIP, %)": 100 * PAPER_FIG4B_ACCURACY.get(ref, {}).get(enc, np.nan), "seeds": int(r.seeds)})
+        row = {"reference": ref, "target": tgt, "encoder": enc, "transferability": _pm(r, "transferability"), "paper transf. (CLIP)": p[0],
+               f"bound ({res['records'][0]['preset']})": _pm(r, "task_relatedness"), "paper bound (CLIP)": p[1]}
+        for q in _other_presets(res):
+            row |= {f"bound ({q})": _pm(r, f"task_relatedness[{q}]"), f"transf. ({q})": _pm(r, f"transferability[{q}]")}
+        rows.append(row | {"ref. probe acc. (%)": mean_std(100 * r.reference_accuracy, 100 * r.reference_accuracy_std),
+                           "paper acc. (CLIP, %)": 100 * PAPER_FIG4B_ACCURACY.get(ref, {}).get(enc, np.nan), "seeds": int(r.seeds)})
     return pd.DataFrame(rows)

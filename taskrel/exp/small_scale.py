@@ -4,24 +4,25 @@
 
 # %% ../../nbs/20_exp.small_scale.ipynb #e5d79eb4
 from __future__ import annotations
-import argparse, datetime, functools, json, os, platform, subprocess, sys, time
+import argparse, inspect, os, sys, time
 from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from ..data import load_dataset, split_dataset, make_task
-from ..bound import task_relatedness, fixed_label_map, SETTINGS
-from ..plots import plot_decomposition, TERM_COLOURS
+from .. import results
+from ..bound import SETTINGS, mismatch_terms
+from ..plots import plot_decomposition, subplots, TERM_COLOURS
 from ..probe import Standardizer, train_probe
-from ..bench import to_jsonable
+from . import runner
+from .runner import (BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides, bounds_by_preset,
+                                bound_fields, load_or, describe, seed_summary, mean_std_table, common_arguments, command_line)
 
 # %% auto #0
-__all__ = ['PAPER_C1', 'SCALES', 'PARTS', 'REFERENCES', 'RECORD_KEYS', 'NUMERIC_KEYS', 'HEADER_KEYS', 'QUANTITIES',
-           'study_config', 'balanced', 'digit_images', 'pca_encoder', 'reference_tasks', 'label_map_tasks',
-           'relatedness_record', 'transformed_embedding', 'repo_root', 'results_header', 'run_study', 'check_results',
-           'save_results', 'results_path', 'load_results', 'main', 'records_frame', 'summary', 'mean_std_table',
-           'paired_gap', 'prior_and_map', 'convergence', 'claims', 'verdict', 'plot_fig6', 'plot_prior_and_map',
-           'plot_fig8', 'plot_fig7']
+__all__ = ['PAPER_C1', 'SCALES', 'CERTIFIED_MAX_ENTRIES', 'PARTS', 'REFERENCES', 'RECORD_KEYS', 'NUMERIC_KEYS', 'MAY_BE_INFINITE',
+           'QUANTITIES', 'study_config', 'digit_images', 'pca_encoder', 'reference_tasks', 'label_map_tasks',
+           'relatedness_record', 'transformed_embedding', 'run_study', 'check_records', 'results_file', 'main',
+           'records_frame', 'summary', 'paired_gap', 'prior_and_map', 'convergence', 'setting_claims', 'identity_gains',
+           'claims', 'verdict', 'plot_fig6', 'plot_prior_and_map', 'plot_fig8', 'plot_fig7']
 
 # %% ../../nbs/20_exp.small_scale.ipynb #7cc174bc
 PAPER_C1 = dict(
@@ -31,55 +32,39 @@ PAPER_C1 = dict(
     epochs=1000, restarts=5, tau=0.2)
 
 # %% ../../nbs/20_exp.small_scale.ipynb #63814110
-_CPU = dict(seeds=(0, 1, 2), restarts=(0, 1, 2, 3, 4), tau=0.2, pca_dim=32, train_per_class=400, test_per_class=150,
-            epochs=600, restart_epochs=1000, long_epochs=2000, batch_size=256, probe_epochs=300, lr_D=1e-4, lr_D_variant=1e-3,
-            tsne_per_class=30)
+_CPU = dict(seeds=(0, 1, 2), restarts=(0, 1, 2, 3, 4), tau=0.2, presets=("certified", "authors-digits"), pca_dim=32, train_per_class=400,
+            test_per_class=100, epochs=600, restart_epochs=1000, long_epochs=2000, batch_size=256, probe_epochs=300, authors_probe_epochs=None,
+            lr_D=1e-4, lr_D_variant=1e-3, tsne_per_class=30)
 SCALES = {
     "cpu": _CPU,
-    "full": _CPU | dict(train_per_class=None, test_per_class=None, epochs=1000, restart_epochs=1000, long_epochs=3000, batch_size=500,
+    "full": _CPU | dict(train_per_class=None, test_per_class=140, epochs=1000, restart_epochs=1000, long_epochs=3000, batch_size=500,
                         probe_epochs=1000),
     "tiny": _CPU | dict(seeds=(0,), restarts=(0, 1), pca_dim=8, train_per_class=20, test_per_class=10, epochs=4, restart_epochs=6,
-                        long_epochs=8, batch_size=100, probe_epochs=10, tsne_per_class=4)}
+                        long_epochs=8, batch_size=100, probe_epochs=10, authors_probe_epochs=10, tsne_per_class=4)}
+CERTIFIED_MAX_ENTRIES = inspect.signature(mismatch_terms).parameters["max_entries"].default   # largest cost matrix of the certified W
 PARTS = ("references", "lr_D", "label_map", "restarts", "long")   # the five sub-studies, in the order they run
 
 def study_config(scale: str = "cpu",  # 'cpu', 'full' or 'tiny'
                  **overrides) -> dict:
     "The settings of the study at one scale, with `overrides` applied (unknown keys refused)."
-    if scale not in SCALES: raise ValueError(f"scale={scale!r}: choose one of {list(SCALES)}.")
-    cfg = dict(SCALES[scale])
-    bad = sorted(set(overrides) - set(cfg))
-    if bad: raise ValueError(f"overrides {bad} are not settings of the study; known: {sorted(cfg)}.")
-    cfg |= {k: v for k, v in overrides.items() if v is not None}
-    cfg["seeds"], cfg["restarts"] = tuple(int(s) for s in cfg["seeds"]), tuple(int(s) for s in cfg["restarts"])
-    if not cfg["seeds"] or not cfg["restarts"]: raise ValueError("seeds and restarts: need at least one each.")
+    cfg = configure(SCALES, scale, "the study", **overrides)
+    cfg["restarts"], cfg["presets"] = tuple(int(s) for s in cfg["restarts"]), tuple(cfg["presets"])
+    if not cfg["restarts"] or not cfg["presets"]: raise ValueError("restarts and presets: need at least one each.")
+    n = cfg["test_per_class"]
+    if "certified" in cfg["presets"] and (n is None or 2000 * n * n > CERTIFIED_MAX_ENTRIES):
+        raise ValueError(f"test_per_class={n}: the certified W of LearnedAll on the 20-class reference needs a (10 x 20 n) x 10 n cost matrix, "
+                         f"more than taskrel.bound's {CERTIFIED_MAX_ENTRIES:.0e} entries; use test_per_class <= {int((CERTIFIED_MAX_ENTRIES / 2000) ** 0.5)}.")
     if cfg["batch_size"] <= cfg["pca_dim"]:
         raise ValueError(f"batch_size={cfg['batch_size']} <= pca_dim={cfg['pca_dim']}: Alg. 1 needs a batch larger than the feature dimension (App. D).")
     return cfg
 
 # %% ../../nbs/20_exp.small_scale.ipynb #97bbcc55
-@functools.lru_cache(maxsize=None)
-def _images(name: str, split: str, root=None):
-    "A dataset split as (16x16 float vectors in [0, 1], labels), cached."
-    X, y = load_dataset(name, split, root=root)
-    return images_to_vectors(X), y
-
-def balanced(X, y,                 # images (n, ...) and labels 0..K-1
-             per_class: int | None, # images per class (None: as many as the smallest class has)
-             seed: int = 0):
-    "A seeded subset with min(per_class, smallest class size) images of every class."
-    counts = np.bincount(y)
-    if per_class is not None and not (isinstance(per_class, (int, np.integer)) and per_class >= 1):
-        raise ValueError(f"per_class={per_class!r}: expected a positive int or None.")
-    n = int(counts.min()) if per_class is None else int(min(per_class, counts.min()))
-    return make_task(X, y, n_per_class=n, seed=seed)
-
-def digit_images(seed: int, cfg: dict, root=None) -> dict:
+def digit_images(seed: int,      # seeds MNIST's split and the subsets
+                 cfg: dict,      # study settings (train_per_class, test_per_class)
+                 root=None) -> dict:
     "{'MNIST'|'FMNIST'|'USPS': (X_train, y_train, X_test, y_test)}: balanced 16x16 image vectors for one seed."
-    raw = {"MNIST": split_dataset(*_images("mnist", "test", root), test_fraction=0.5, seed=seed),
-           "FMNIST": _images("fashion_mnist", "train", root) + _images("fashion_mnist", "test", root),
-           "USPS": _images("usps", "train", root) + _images("usps", "test", root)}
-    return {k: balanced(a, b, cfg["train_per_class"], seed) + balanced(c, d, cfg["test_per_class"], seed)
-            for k, (a, b, c, d) in raw.items()}
+    return {k: balanced_subset(a, b, cfg["train_per_class"], seed) + balanced_subset(c, d, cfg["test_per_class"], seed)
+            for k, (a, b, c, d) in digit_splits(seed, root, vectors=16).items()}
 
 # %% ../../nbs/20_exp.small_scale.ipynb #d9384204
 def pca_encoder(X_fit, dim: int, seed: int = 0):
@@ -108,36 +93,34 @@ def label_map_tasks(images: dict, cfg: dict, seed: int = 0) -> dict:
     return out
 
 # %% ../../nbs/20_exp.small_scale.ipynb #db4ffdaa
-RECORD_KEYS = ("study", "reference", "target", "setting", "label_map", "seed", "restart", "lr_D", "epochs",
+RECORD_KEYS = ("study", "reference", "target", "setting", "label_map", "seed", "restart", "lr_D", "epochs", "preset",
                "task_relatedness", "reweighted_loss", "label_mismatch", "distribution_mismatch", "transferability",
-               "tau", "B", "D", "history")
-NUMERIC_KEYS = ("task_relatedness", "reweighted_loss", "label_mismatch", "distribution_mismatch", "transferability", "tau",
-                "tau_measured", "wasserstein_prior_weights", "wasserstein_equal_weights", "prior_gap_l1", "seconds")
+               "tau", "B", "D", "history", "bounds")
+NUMERIC_KEYS = BOUND_FIELDS
 
 def relatedness_record(task: tuple,        # (reference, target), each (z_train, y_train, z_test, y_test)
                        cfg: dict,          # study settings (study_config)
                        *, setting: str,    # 'FixedAll', 'LearnedA' or 'LearnedAll'
                        seed: int,          # seed of the data split and encoder
-                       restart: int | None = None,  # Alg. 1's seed (probes, B's initial logits, batches); default: seed
-                       label_map="permutation",     # fixed B for FixedAll / LearnedA: 'permutation', 'identity' or a matrix
+                       restart: int | None = None,  # Alg. 1's seed (probes, B's permutation and initial logits, batches); default: seed
+                       label_map: str = "permutation",  # fixed B for FixedAll / LearnedA: 'permutation' or 'identity'
                        lr_D: float | None = None,   # D's learning rate (default cfg['lr_D'])
                        epochs: int | None = None,   # Alg. 1 epochs (default cfg['epochs'])
+                       presets=None,                # preset names (default: the first of cfg['presets'])
                        **tags) -> tuple:
-    "Alg. 1 on one task: (results-file record, TaskRelatedness)."
+    "Alg. 1 on one task under each preset: (results-file record, TaskRelatedness of the first preset)."
     (ref, tgt), restart = task, seed if restart is None else restart
-    lr_D, epochs = lr_D or cfg["lr_D"], epochs or cfg["epochs"]
-    r = task_relatedness(ref[0], ref[1], tgt[0], tgt[1], zr_test=ref[2], yr_test=ref[3], zt_test=tgt[2], yt_test=tgt[3],
-                         setting=setting, label_map=label_map, tau=cfg["tau"], epochs=epochs, batch_size=cfg["batch_size"],
-                         probe_epochs=cfg["probe_epochs"], lr_D=lr_D, seed=restart, progress=False)
-    d, rnd = r.details, lambda xs, n=5: [round(float(x), n) for x in xs]
-    rec = dict(tags) | dict(
-        setting=setting, label_map=label_map if isinstance(label_map, str) else "fixed matrix", seed=int(seed), restart=int(restart),
-        lr_D=lr_D, epochs=epochs, task_relatedness=r.total, reweighted_loss=r.reweighted_loss, label_mismatch=r.label_mismatch,
-        distribution_mismatch=r.distribution_mismatch, transferability=r.transferability, tau=r.tau, B=np.round(r.B, 5).tolist(),
-        D=rnd(r.D), history=dict(batch_bound=rnd((h["batch_bound"] for h in r.history), 4),   # label mismatch: only where B is learned
-                                 label_mismatch=rnd((h["label_mismatch"] for h in r.history), 4) if setting == "LearnedAll" else []),
-        feature_dim=int(ref[0].shape[1]), n_reference_classes=int(ref[1].max() + 1),
-        **{k: d[k] for k in ("tau_measured", "wasserstein_prior_weights", "wasserstein_equal_weights", "prior_gap_l1", "seconds")})
+    lr_D, epochs, names = lr_D or cfg["lr_D"], epochs or cfg["epochs"], list(presets or cfg["presets"][:1])
+    over = preset_overrides(cfg, epochs)
+    runs = bounds_by_preset(ref, tgt, {p: over[p] for p in names}, restart, setting=setting, label_map=label_map, tau=cfg["tau"], lr_D=lr_D)
+    r, rnd = runs[names[0]], lambda xs, n=5: [round(float(x), n) for x in xs]
+    bounds = {p: bound_fields(x) for p, x in runs.items()}
+    rec = dict(tags) | dict(setting=setting, label_map=label_map, seed=int(seed), restart=int(restart), lr_D=lr_D, epochs=epochs, preset=names[0])
+    rec |= {k: bounds[names[0]][k] for k in BOUND_FIELDS} | dict(
+        B=np.round(r.B, 5).tolist(), D=rnd(r.D),
+        history=dict(batch_bound=rnd((h["batch_bound"] for h in r.history), 4),   # label mismatch: only where B is learned
+                     label_mismatch=rnd((h["label_mismatch"] for h in r.history), 4) if setting == "LearnedAll" else []),
+        feature_dim=int(ref[0].shape[1]), n_reference_classes=int(ref[1].max() + 1), bounds=bounds)
     return rec, r
 
 # %% ../../nbs/20_exp.small_scale.ipynb #d2a4a308
@@ -160,42 +143,12 @@ def transformed_embedding(task: tuple,   # (reference, target) as for relatednes
     return dict(reference_xy=rnd(xy[:len(ir)]), reference_y=yr_test[ir].tolist(), reference_to=r.B.argmax(0)[yr_test[ir]].tolist(),
                 target_xy=rnd(xy[len(ir):]), target_y=yt_test[it].tolist(), distribution_mismatch=r.distribution_mismatch)
 
-# %% ../../nbs/20_exp.small_scale.ipynb #a9e993c8
-def repo_root() -> Path:
-    "The repository this package is installed from (editable install), else the working directory."
-    import taskrel
-    root = Path(taskrel.__file__).resolve().parents[1]
-    return root if (root / "settings.ini").exists() else Path.cwd()
-
-def _git(*args) -> str:
-    try: return subprocess.run(["git", *args], capture_output=True, text=True, timeout=20, cwd=repo_root()).stdout.strip()
-    except Exception: return ""
-
-def _source_hashes() -> dict:
-    "sha256 of the package modules that produce the numbers (the tree may hold uncommitted changes)."
-    import hashlib, importlib
-    mods = ["taskrel.bound", "taskrel.probe", "taskrel.ot", "taskrel.transforms", "taskrel.data", "taskrel.exp.small_scale"]
-    return {m: hashlib.sha256(Path(importlib.import_module(m).__file__).read_bytes()).hexdigest() for m in mods}
-
-def results_header(scale: str, cfg: dict, command: str) -> dict:
-    "The header of a results file: command, git commit, device, scale, date, seeds, settings."
-    commit = _git("rev-parse", "HEAD")
-    return dict(study="App. C.1 small scale", command=command, git_commit=commit or None,
-                git_dirty=bool(_git("status", "--porcelain")) if commit else None,
-                device=f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
-                load_average_at_start=list(os.getloadavg()), scale=scale,
-                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                seeds=list(cfg["seeds"]), restarts=list(cfg["restarts"]),
-                config={k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
-                encoder=f"16x16 pixels -> PCA({cfg['pca_dim']}) fitted on reference training images only",
-                source_sha256=_source_hashes(),
-                torch=torch.__version__, python=platform.python_version())
-
 # %% ../../nbs/20_exp.small_scale.ipynb #9e15a3dc
 def _study_records(cfg: dict, parts, root=None, progress=True):
     "Run the sub-studies in `parts`; (records, embeddings)."
     recs, emb = [], {}
     first = cfg["seeds"][0]
+    both = dict(presets=cfg["presets"])   # the sub-studies that report the bound under every preset
     bar = tqdm(total=len(cfg["seeds"]) * (6 * ("references" in parts) + ("lr_D" in parts) + 4 * ("label_map" in parts))
                      + len(cfg["restarts"]) * ("restarts" in parts) + 2 * ("long" in parts), desc="App. C.1 runs", disable=not progress)
     def run(task, **kw):
@@ -206,7 +159,7 @@ def _study_records(cfg: dict, parts, root=None, progress=True):
         if "references" in parts:
             for ref in REFERENCES:
                 for setting in SETTINGS:
-                    r = run(tasks[ref], setting=setting, seed=seed, study="references", reference=ref, target="USPS")
+                    r = run(tasks[ref], setting=setting, seed=seed, study="references", reference=ref, target="USPS", **both)
                     if seed == first and ref == REFERENCES[1]:
                         emb[setting] = transformed_embedding(tasks[ref], r, cfg["tsne_per_class"], seed)
         if "lr_D" in parts:
@@ -215,11 +168,10 @@ def _study_records(cfg: dict, parts, root=None, progress=True):
         if "label_map" in parts:
             for (r_, t_), task in label_map_tasks(images, cfg, seed).items():
                 for lm in ("identity", "permutation"):
-                    run(task, setting="LearnedA", label_map=lm, seed=seed, study="label_map", reference=r_, target=t_)
+                    run(task, setting="LearnedA", label_map=lm, seed=seed, study="label_map", reference=r_, target=t_, **both)
         if "restarts" in parts and seed == first:
-            B0 = fixed_label_map(10, 10, "permutation", seed)
             for rs in cfg["restarts"]:
-                run(tasks[REFERENCES[0]], setting="LearnedA", seed=seed, restart=rs, label_map=B0, epochs=cfg["restart_epochs"],
+                run(tasks[REFERENCES[0]], setting="LearnedA", seed=seed, restart=rs, epochs=cfg["restart_epochs"],
                     study="restarts", reference=REFERENCES[0], target="USPS")
         if "long" in parts and seed == first:
             for ref in REFERENCES:
@@ -230,91 +182,64 @@ def _study_records(cfg: dict, parts, root=None, progress=True):
 def run_study(scale: str = "cpu",    # 'cpu' (this page), 'full' (paper's epochs) or 'tiny' (tests)
               out=None,              # JSON path to write (None: don't write)
               parts=PARTS,           # which sub-studies to run
-              root=None, progress: bool = True,
+              root=None,             # data root (default: $TASKREL_DATA, then data/)
+              progress: bool = True,
               threads: int | None = 1,  # torch and BLAS threads (1 is fastest for these small problems on a shared machine)
               command: str | None = None, # recorded in the header (default: this process's command line)
+              allow_dirty: bool = False,  # write from a tree with uncommitted changes (recorded)
               **overrides) -> dict:
-    "Run the App. C.1 study; returns {'header', 'records', 'embeddings'} and writes it to `out` as JSON."
+    "Run the App. C.1 study; returns {'header', 'records', 'extra': {'embeddings'}} and writes it to `out` through taskrel.results."
     cfg = study_config(scale, **overrides)
     parts = tuple(parts)
     bad = sorted(set(parts) - set(PARTS))
     if bad or not parts: raise ValueError(f"parts={list(parts)}: choose a non-empty subset of {list(PARTS)}.")
-    if threads is not None: torch.set_num_threads(int(threads))
-    from threadpoolctl import threadpool_limits
-    header = results_header(scale, cfg, command or " ".join([Path(sys.executable).name] + sys.argv))
-    header["parts"] = list(parts)
-    t0 = time.time()
-    with threadpool_limits(limits=threads):
-        recs, emb = _study_records(cfg, parts, root=root, progress=progress)
-    header["wall_seconds"] = round(time.time() - t0, 1)
-    res = {"header": header, "records": recs, "embeddings": emb}
-    if out is not None: save_results(res, out)
-    return res
+    def make(c, p):
+        recs, emb = _study_records(c, parts, root=root, progress=p)
+        return recs, {"embeddings": emb}
+    return runner.run_study(make, cfg, figure="app_c1_small_scale", scale=scale, command=command or command_line("taskrel.exp.small_scale"),
+                            out=out, threads=threads, allow_dirty=allow_dirty, progress=progress,
+                            extra_header=dict(parts=list(parts), encoder=f"16x16 pixels -> PCA({cfg['pca_dim']}) fitted on reference training images only"))
 
 # %% ../../nbs/20_exp.small_scale.ipynb #f17173ab
-HEADER_KEYS = ("command", "git_commit", "device", "scale", "date", "seeds")
+MAY_BE_INFINITE = ("task_relatedness", "distribution_mismatch")   # the authors' W is +inf when argmax B leaves a target class empty
 
-def check_results(res: dict) -> dict:
-    "Refuse a results dict without the header fields, a record key, or with a non-finite loss; returns it."
-    if not isinstance(res, dict) or not {"header", "records", "embeddings"} <= set(res):
-        raise ValueError("results: expected a dict with 'header', 'records' and 'embeddings' (as run_study returns).")
-    missing = [k for k in HEADER_KEYS if k not in res["header"]]
-    if missing: raise ValueError(f"results header: missing {missing}.")
+def check_records(res: dict) -> dict:
+    "`res` after taskrel.results.check, refusing a missing record key, a NaN or missing loss (a vacuous bound may be +inf) or missing embeddings."
+    results.check(res)
+    if "embeddings" not in res.get("extra", {}): raise ValueError("results: no extra['embeddings'] (as run_study writes them).")
     for i, r in enumerate(res["records"]):
         lack = [k for k in RECORD_KEYS if k not in r]
         if lack: raise ValueError(f"results record {i}: missing {lack}.")
-        bad = [k for k in NUMERIC_KEYS if k in r and not (isinstance(r[k], (int, float)) and np.isfinite(r[k]))]
-        if bad: raise ValueError(f"results record {i} ({r['study']}, {r['reference']}, {r['setting']}): {bad} not finite numbers.")
+        for p, b in [(r["preset"], r)] + list(r["bounds"].items()):
+            bad = [k for k in NUMERIC_KEYS if not (isinstance(b.get(k), (int, float)) and (np.isfinite(b[k]) or (k in MAY_BE_INFINITE and b[k] == np.inf)))]
+            if bad: raise ValueError(f"results record {i} ({r['study']}, {r['reference']}, {r['setting']}, preset {p}): {bad} not finite numbers.")
     return res
 
-def save_results(res: dict, path) -> Path:
-    "Write a results dict as JSON (one record per line), creating the folder."
-    check_results(res)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    res = to_jsonable(res)
-    body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in res["records"])
-    path.write_text("{\n\"header\": " + json.dumps(res["header"], indent=1) + ",\n\"records\": [\n" + body
-                    + "\n],\n\"embeddings\": " + json.dumps(res["embeddings"], separators=(",", ":")) + "\n}\n")
-    return path
-
-def results_path() -> Path:
+def results_file() -> Path:
     "Where the book reads the study's results: data/results/small_scale.json in the repository."
-    return repo_root() / "data" / "results" / "small_scale.json"
-
-def load_results(path=None) -> dict:
-    "Read and check a results file written by run_study (default: results_path())."
-    path = Path(path or results_path())
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no results file; make it with `python -m taskrel.exp.small_scale --out {path}`.")
-    return check_results(json.loads(path.read_text()))
+    return runner.results_path("small_scale")
 
 # %% ../../nbs/20_exp.small_scale.ipynb #1fe44576
 def main(argv=None):
-    "Command line: `python -m taskrel.exp.small_scale [--scale cpu|full|tiny] [--out PATH] [--parts ...] [--seeds ...]`."
+    "Command line: `python -m taskrel.exp.small_scale [--scale cpu|full|tiny] [--out PATH] [--parts ...] [--seeds ...] [--allow-dirty]`."
     p = argparse.ArgumentParser(prog="python -m taskrel.exp.small_scale", description="Reproduce App. C.1 of the paper (Fig. 6-8) on MNIST, FMNIST, USPS.")
-    p.add_argument("--scale", default="cpu", choices=list(SCALES))
-    p.add_argument("--out", default=None, help="results JSON (default data/results/small_scale.json)")
+    common_arguments(p, SCALES, default_threads=1)
     p.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
-    p.add_argument("--seeds", type=int, nargs="+", default=None)
-    p.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")
-    p.add_argument("--root", default=None, help="data root (default: $TASKREL_DATA, then data/)")
-    p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
-    out = a.out or results_path()
-    cmd = "python -m taskrel.exp.small_scale " + " ".join(sys.argv[1:] if argv is None else argv)
-    res = run_study(a.scale, out=out, parts=a.parts, root=a.root, progress=not a.no_progress, threads=a.threads, command=cmd, seeds=a.seeds)
+    out = a.out or results_file()
+    res = run_study(a.scale, out=out, parts=a.parts, root=a.root, progress=not a.no_progress, threads=a.threads, allow_dirty=a.allow_dirty,
+                    command=command_line("taskrel.exp.small_scale", argv), seeds=a.seeds)
     print(f"wrote {out}: {len(res['records'])} records in {res['header']['wall_seconds']:.0f} s")
     return res
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "small_scale.py": main()
 
 # %% ../../nbs/20_exp.small_scale.ipynb #97ee09a0
-QUANTITIES = ("task_relatedness", "reweighted_loss", "label_mismatch", "distribution_mismatch", "transferability", "tau_measured", "prior_gap_l1")
+QUANTITIES = ("task_relatedness", "reweighted_loss", "label_mismatch", "distribution_mismatch", "transferability", "tau", "transformed_reference_loss")
 
 def records_frame(res: dict, study: str | None = None) -> "pd.DataFrame":
-    "The records (of one sub-study) as a data frame."
-    import pandas as pd
-    df = pd.DataFrame(check_results(res)["records"])
+    "The records (of one sub-study) as a data frame, each preset's numbers as columns 'quantity[preset]'."
+    df = runner.records_frame(check_records(res))
     if study is not None:
         if study not in set(df.study): raise ValueError(f"study={study!r}: the results hold {sorted(set(df.study))}.")
         df = df[df.study == study]
@@ -323,28 +248,17 @@ def records_frame(res: dict, study: str | None = None) -> "pd.DataFrame":
 def summary(res: dict, study: str = "references") -> "pd.DataFrame":
     "Mean and std (ddof 1) over seeds of each quantity, one row per (reference, target, setting, label map, lr_D)."
     df = records_frame(res, study)
-    g = df.groupby(["reference", "target", "setting", "label_map", "lr_D"], sort=False)[list(QUANTITIES)]
-    out = g.mean().join(g.std(ddof=1).add_suffix("_std"))
-    out["seeds"] = g.size()
-    return out
-
-def mean_std_table(s: "pd.DataFrame",  # a summary() frame
-                   cols,                 # quantities to show
-                   digits: int = 3) -> "pd.DataFrame":
-    "The quantities of a summary as 'mean ± std' strings."
-    import pandas as pd
-    f = lambda c: s[c].round(digits).astype(str) + " ± " + s[c + "_std"].round(digits).astype(str)
-    return pd.DataFrame({c: f(c) for c in cols} | {"seeds": s["seeds"]})
+    return seed_summary(df, ["reference", "target", "setting", "label_map", "lr_D"], list(QUANTITIES) + [c for c in df.columns if "[" in c])
 
 def paired_gap(res: dict, study: str, by: str, a, b, quantity: str = "task_relatedness") -> "pd.DataFrame":
     "Per (reference, target): mean and std over seeds of quantity(by == a) - quantity(by == b), paired by seed."
+    import pandas as pd
     df = records_frame(res, study)
     rows = []
     for (r, t), g in df.groupby(["reference", "target"], sort=False):
         x, y = g[g[by] == a].set_index("seed")[quantity], g[g[by] == b].set_index("seed")[quantity]
         d = (x - y).dropna()
         rows.append(dict(reference=r, target=t, mean=d.mean(), std=d.std(ddof=1), seeds=len(d), per_seed=d.round(4).tolist()))
-    import pandas as pd
     return pd.DataFrame(rows).set_index(["reference", "target"])
 
 # %% ../../nbs/20_exp.small_scale.ipynb #1e614a14
@@ -352,7 +266,7 @@ def prior_and_map(res: dict) -> "pd.DataFrame":
     "Per LearnedAll record: kept classes and mass of D, sparsity of B."
     import pandas as pd
     rows = []
-    for r in check_results(res)["records"]:
+    for r in check_records(res)["records"]:
         if r["setting"] != "LearnedAll": continue
         D, B = np.array(r["D"]), np.array(r["B"])
         rows.append(dict(study=r["study"], reference=r["reference"], lr_D=r["lr_D"], seed=r["seed"],
@@ -377,20 +291,39 @@ def convergence(history,               # per-epoch batch bound
     return dict(epoch=reached, start=float(m[0]), end=float(m[-1]), last_100_change=float(m[-1] - m[-1 - tail]))
 
 # %% ../../nbs/20_exp.small_scale.ipynb #64d61e4a
+def _other_presets(res: dict) -> list: return list(res["header"]["config"]["presets"][1:])
+
+def _column(res: dict, preset, quantity: str = "task_relatedness") -> str:
+    "The column of `quantity` under `preset` (None or the records' own preset: the top-level column)."
+    return quantity if preset in (None, res["records"][0]["preset"]) else f"{quantity}[{preset}]"
+
+def setting_claims(res: dict, preset: str = None) -> dict:
+    "Per reference: the bound in each setting (seed means) and whether learning A, then everything, lowers it (and in how many seeds)."
+    q = _column(res, preset)
+    s = summary(res, "references")[q].droplevel(["target", "label_map", "lr_D"])
+    df = records_frame(res, "references")
+    per = {}
+    for ref in REFERENCES:
+        b = {st: float(s[(ref, st)]) for st in SETTINGS}
+        g = df[df.reference == ref].pivot(index="seed", columns="setting", values=q)
+        per[ref] = dict(bound=b, A_helps=b["LearnedA"] < b["FixedAll"], all_helps=b["LearnedAll"] < b["LearnedA"],
+                        seeds_A_helps=int((g.LearnedA < g.FixedAll).sum()), seeds_all_helps=int((g.LearnedAll < g.LearnedA).sum()), n_seeds=len(g))
+    return per
+
+def identity_gains(res: dict, preset: str = None) -> dict:
+    "Per label-map pair: bound(permutation) - bound(identity) (mean, std over seeds), the part in the distribution mismatch, and the paper's."
+    gp = paired_gap(res, "label_map", "label_map", "permutation", "identity", _column(res, preset))
+    gw = paired_gap(res, "label_map", "label_map", "permutation", "identity", _column(res, preset, "distribution_mismatch"))
+    return {f"{r}->{t}": dict(ours=float(gp.loc[(r, t), "mean"]), std=float(gp.loc[(r, t), "std"]),
+                              via_distribution_mismatch=float(gw.loc[(r, t), "mean"]), paper=PAPER_C1["identity_gain"][(r, t)]) for r, t in gp.index}
+
 def claims(res: dict) -> dict:
-    "Which of App. C.1's claims hold in a results file (seed means; per-seed counts where useful)."
-    out = {}
-    if "references" in set(records_frame(res).study):
-        s = summary(res, "references")["task_relatedness"].droplevel(["target", "label_map", "lr_D"])
+    "Which of App. C.1's claims hold in a results file (seed means; per-seed counts where useful), under each preset where it ran."
+    out, studies = {}, set(records_frame(res).study)
+    if "references" in studies:
         df = records_frame(res, "references")
-        per = {}
-        for ref in REFERENCES:
-            b = {st: float(s[(ref, st)]) for st in SETTINGS}
-            g = df[df.reference == ref].pivot(index="seed", columns="setting", values="task_relatedness")
-            per[ref] = dict(bound=b, A_helps=b["LearnedA"] < b["FixedAll"], all_helps=b["LearnedAll"] < b["LearnedA"],
-                            seeds_A_helps=int((g.LearnedA < g.FixedAll).sum()), seeds_all_helps=int((g.LearnedAll < g.LearnedA).sum()),
-                            n_seeds=len(g))
-        out["settings"] = per
+        out["settings"] = per = setting_claims(res)
+        out["settings_by_preset"] = {p: setting_claims(res, p) for p in _other_presets(res)}
         out["ten_better_than_twenty"] = {st: per[REFERENCES[0]]["bound"][st] < per[REFERENCES[1]]["bound"][st] for st in SETTINGS}
         rw = summary(res, "references")["reweighted_loss"].droplevel(["target", "label_map", "lr_D"])
         out["reweighted_loss_FixedAll"] = {ref: float(rw[(ref, "FixedAll")]) for ref in REFERENCES}
@@ -398,12 +331,9 @@ def claims(res: dict) -> dict:
         out["prior_and_map"] = {f"lr_D={lr:g}": g.drop(columns=["study", "reference", "lr_D", "seed"]).mean().to_dict()
                                 for lr, g in pm[(pm.n_reference_classes == 20) & (pm.study != "long")].groupby("lr_D")}
         out["bound_above_transferability"] = (int((df.task_relatedness >= df.transferability).sum()), len(df))
-    if "label_map" in set(records_frame(res).study):
-        gp = paired_gap(res, "label_map", "label_map", "permutation", "identity")
-        gw = paired_gap(res, "label_map", "label_map", "permutation", "identity", "distribution_mismatch")
-        out["identity_gain"] = {f"{r}->{t}": dict(ours=float(gp.loc[(r, t), "mean"]), std=float(gp.loc[(r, t), "std"]),
-                                                  via_distribution_mismatch=float(gw.loc[(r, t), "mean"]), paper=PAPER_C1["identity_gain"][(r, t)])
-                                for r, t in gp.index}
+    if "label_map" in studies:
+        out["identity_gain"] = identity_gains(res)
+        out["identity_gain_by_preset"] = {p: identity_gains(res, p) for p in _other_presets(res)}
     if "long" in set(records_frame(res).study) and "references" in set(records_frame(res).study):
         df, out["long"] = records_frame(res), {}
         for r in res["records"]:
@@ -426,8 +356,7 @@ def verdict(res: dict) -> str:
     "App. C.1's claims as sentences, from a results file."
     c, h = claims(res), res["header"]
     yes = lambda b: "yes" if b else "NO"
-    L = [f"Results: {h['scale']} scale, seeds {h['seeds']}, {h['date']}, commit {str(h['git_commit'])[:10]}"
-         f"{' (uncommitted changes)' if h.get('git_dirty') else ''}, {h.get('wall_seconds', float('nan')):.0f} s."]
+    L = [f"Results: {describe(h)}.", f"Bound of preset {res['records'][0]['preset']!r} unless said otherwise."]
     if "settings" in c:
         for ref, v in c["settings"].items():
             b = v["bound"]
@@ -445,6 +374,16 @@ def verdict(res: dict) -> str:
     for k, v in c.get("identity_gain", {}).items():
         L.append(f"{k}: bound(permutation) - bound(identity) = {v['ours']:+.3f} ± {v['std']:.3f} (paper {v['paper']:+.2f}); "
                  f"of which distribution mismatch {v['via_distribution_mismatch']:+.3f}.")
+    for p, per in c.get("settings_by_preset", {}).items():
+        for ref, v in per.items():
+            b = v["bound"]
+            L.append(f"Preset {p!r}, {ref}: bound FixedAll {b['FixedAll']:.3f} / LearnedA {b['LearnedA']:.3f} / LearnedAll {b['LearnedAll']:.3f}. "
+                     f"LearnedA < FixedAll: {yes(v['A_helps'])} ({v['seeds_A_helps']}/{v['n_seeds']} seeds); "
+                     f"LearnedAll < LearnedA: {yes(v['all_helps'])} ({v['seeds_all_helps']}/{v['n_seeds']} seeds).")
+    for p, gains in c.get("identity_gain_by_preset", {}).items():
+        for k, v in gains.items():
+            L.append(f"Preset {p!r}, {k}: bound(permutation) - bound(identity) = {v['ours']:+.3f} ± {v['std']:.3f} (paper {v['paper']:+.2f}); "
+                     f"of which distribution mismatch {v['via_distribution_mismatch']:+.3f}.")
     for ref, v in c.get("long", {}).items():
         L.append(f"LearnedAll, {ref}, seed {v['seed']}: {v['short_epochs']} epochs bound {v['bound_short']:.3f} (label mismatch {v['label_mismatch_short']:.3f}), "
                  f"{v['epochs']} epochs {v['bound']:.3f} ({v['label_mismatch']:.3f}, B column max {v['b_column_max']:.2f}); LearnedA {v['bound_LearnedA']:.3f}: "
@@ -456,17 +395,12 @@ def verdict(res: dict) -> str:
     return "\n".join(L)
 
 # %% ../../nbs/20_exp.small_scale.ipynb #08eaca85
-def _subplots(r, c, size):
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(r, c, figsize=size, squeeze=False); fig.tight_layout(pad=2.5)
-    return axes
-
 _TERMS = ("transferability", "reweighted_loss", "label_mismatch", "distribution_mismatch")
 
 def plot_fig6(res: dict, axes=None):
     "Fig. 6: per reference, target loss and stacked bound for FixedAll / LearnedA / LearnedAll (means, ±1 std on totals)."
     s = summary(res, "references").reset_index().fillna(0.0)   # std is NaN with one seed
-    axes = axes if axes is not None else _subplots(1, 2, (10, 4.2))[0]
+    axes = axes if axes is not None else subplots(1, 2, (10, 4.2))[0]
     top = (s.task_relatedness + s.task_relatedness_std).max() * 1.08
     for ax, ref in zip(axes, REFERENCES):
         g = s[s.reference == ref].set_index("setting").loc[list(SETTINGS)]
@@ -480,7 +414,7 @@ def plot_fig6(res: dict, axes=None):
 
 def plot_prior_and_map(res: dict, axes=None):
     "Learned D of the 20-class reference (mean ± std over seeds, per lr_D) and the first seed's learned B."
-    axes = axes if axes is not None else _subplots(1, 2, (11, 3.6))[0]
+    axes = axes if axes is not None else subplots(1, 2, (11, 3.6))[0]
     recs = [r for r in res["records"] if r["setting"] == "LearnedAll" and r["reference"] == REFERENCES[1] and r["study"] in ("references", "lr_D")]
     lrs = sorted({r["lr_D"] for r in recs})
     for k, lr in enumerate(lrs):
@@ -503,7 +437,8 @@ def plot_fig8(res: dict, axes=None, window: int = 10):
     "Fig. 8: batch bound over epochs, mean ± std over restarts; beside it the long LearnedAll runs (bound and label mismatch)."
     H = np.array([r["history"]["batch_bound"] for r in res["records"] if r["study"] == "restarts"])
     long = [r for r in res["records"] if r["study"] == "long"]
-    axes = axes if axes is not None else _subplots(1, 1 + bool(long), (6 * (1 + bool(long)), 3.6))[0]
+    window = max(1, min([window, H.shape[1] // 2] + [len(r["history"]["batch_bound"]) // 2 for r in long]))   # short (tiny) runs
+    axes = axes if axes is not None else subplots(1, 1 + bool(long), (6 * (1 + bool(long)), 3.6))[0]
     ax = axes[0]
     sm = np.array([np.convolve(h, np.ones(window) / window, mode="valid") for h in H])
     ep = np.arange(window - 1, H.shape[1])
@@ -526,8 +461,8 @@ def plot_fig8(res: dict, axes=None, window: int = 10):
 
 def plot_fig7(res: dict, axes=None):
     "Fig. 7: t-SNE of the transformed reference (orange, class ids at cluster medians) and the target (blue), per setting."
-    emb = res["embeddings"]
-    axes = axes if axes is not None else _subplots(1, len(emb), (4.2 * len(emb), 4.2))[0]
+    emb = res["extra"]["embeddings"]
+    axes = axes if axes is not None else subplots(1, len(emb), (4.2 * len(emb), 4.2))[0]
     for ax, st in zip(axes, [s for s in SETTINGS if s in emb]):
         e = emb[st]
         T, R, yr = np.array(e["target_xy"]), np.array(e["reference_xy"]), np.array(e["reference_y"])

@@ -1,0 +1,38 @@
+"Bad input and the load guard of `python -m taskrel.bench` (the notebook nbs/08_bench.ipynb tests the normal runs)."
+import os
+import pytest
+from taskrel import bench
+
+
+@pytest.fixture
+def busy(monkeypatch):
+    "A machine whose 1-minute load is far above its cores."
+    monkeypatch.setattr(os, "getloadavg", lambda: (99.0, 99.0, 99.0))
+
+
+def test_require_quiet_refuses_on_a_busy_machine(busy, tmp_path, capsys):
+    out = tmp_path / "a.json"
+    assert bench.main(["alg1", "--scale", "tiny", "--require-quiet", "--allow-dirty", "--out", str(out)]) == 3
+    assert not out.exists() and "refusing: 1-minute load 99.00" in capsys.readouterr().err
+
+
+def test_busy_run_is_flagged_and_judges_nothing(busy):
+    with pytest.warns(UserWarning, match="not a fair comparison"):
+        res = bench.bench_alg1(["tiny"], methods=["authors LearnedA", "taskrel fast LearnedA"])
+    assert res["load"]["load_ok"] is False and res["load"]["max_load_1min"] == 99.0
+    headline = [v for v in bench.alg1_verdicts(res) if "value" in v]
+    assert len(headline) == 1 and headline[0]["held"] is None
+    assert all(v["held"] for v in bench.alg1_verdicts(res) if "value" not in v)   # the checks still judge
+
+
+def test_bad_arguments():
+    with pytest.raises(SystemExit) as e: bench.build_parser().parse_args(["alg1", "--scale", "imagenet"])
+    assert e.value.code == 2
+    with pytest.raises(ValueError, match="at least 3 rounds"): bench.bench_alg1(["tiny"], rounds=2)
+    with pytest.raises(ValueError, match=r"unknown \['huge'\]"): bench.bench_alg1(["tiny", "huge"])
+
+
+def test_transport_check_fails_when_the_label_cost_is_weak():
+    inputs = bench.alg1_inputs(batch=60, d=8, k=3)
+    assert bench.authors_transport_check(inputs)["ok"]
+    assert not bench.authors_transport_check(inputs, nu=1e-3)["ok"]
