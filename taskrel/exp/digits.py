@@ -464,14 +464,16 @@ def fig4b_verdict(res: dict) -> str:
 # %% ../../nbs/21_exp.digits.ipynb #77c6c827
 def _pm(r, q, digits=2): return mean_std(r[q], r[f"{q}_std"], digits)
 
+def _paper(v): return v if np.isfinite(v) else "–"   # the paper has no number for this pair
+
 def fig4a_table(res: dict) -> "pd.DataFrame":
     "Fig. 4a as a table: ours (mean ± std over seeds, each preset) beside the paper's values, one row per pair."
     import pandas as pd
     rows = []
     for (ref, tgt, enc), r in summary(res).iterrows():
         p = PAPER_FIG4A.get((ref, tgt), (np.nan, np.nan))
-        row = {"reference": ref, "target": tgt, f"TR ({res['records'][0]['preset']})": _pm(r, "task_relatedness"), "paper TR": p[0],
-               "transferability": _pm(r, "transferability"), "paper transf.": p[1]}
+        row = {"reference": ref, "target": tgt, f"TR ({res['records'][0]['preset']})": _pm(r, "task_relatedness"), "paper TR": _paper(p[0]),
+               "transferability": _pm(r, "transferability"), "paper transf.": _paper(p[1])}
         if "task_relatedness_fixed_all" in r: row["TR with A = I"] = _pm(r, "task_relatedness_fixed_all")
         for q in _other_presets(res):
             row |= {f"TR ({q})": _pm(r, f"task_relatedness[{q}]"), f"transf. ({q})": _pm(r, f"transferability[{q}]")}
@@ -484,10 +486,10 @@ def fig4b_table(res: dict) -> "pd.DataFrame":
     rows = []
     for (ref, tgt, enc), r in summary(res).iterrows():
         p = PAPER_FIG4B.get((ref, tgt), {}).get(enc, (np.nan, np.nan))
-        row = {"reference": ref, "target": tgt, "encoder": enc, "transferability": _pm(r, "transferability"), "paper transf. (CLIP)": p[0],
-               f"bound ({res['records'][0]['preset']})": _pm(r, "task_relatedness"), "paper bound (CLIP)": p[1]}
+        row = {"reference": ref, "target": tgt, "encoder": enc, "transferability": _pm(r, "transferability"), "paper transf. (CLIP)": _paper(p[0]),
+               f"bound ({res['records'][0]['preset']})": _pm(r, "task_relatedness"), "paper bound (CLIP)": _paper(p[1])}
         for q in _other_presets(res):
             row |= {f"bound ({q})": _pm(r, f"task_relatedness[{q}]"), f"transf. ({q})": _pm(r, f"transferability[{q}]")}
         rows.append(row | {"ref. probe acc. (%)": mean_std(100 * r.reference_accuracy, 100 * r.reference_accuracy_std),
-                           "paper acc. (CLIP, %)": 100 * PAPER_FIG4B_ACCURACY.get(ref, {}).get(enc, np.nan), "seeds": int(r.seeds)})
+                           "paper acc. (CLIP, %)": _paper(100 * PAPER_FIG4B_ACCURACY.get(ref, {}).get(enc, np.nan)), "seeds": int(r.seeds)})
     return pd.DataFrame(rows)

@@ -356,6 +356,7 @@ def verdict(res: dict) -> str:
     "App. C.1's claims as sentences, from a results file."
     c, h = claims(res), res["header"]
     yes = lambda b: "yes" if b else "NO"
+    pm = lambda sd: f" ± {sd:.3f}" if np.isfinite(sd) else ""   # no spread with one seed
     L = [f"Results: {describe(h)}.", f"Bound of preset {res['records'][0]['preset']!r} unless said otherwise."]
     if "settings" in c:
         for ref, v in c["settings"].items():
@@ -372,7 +373,7 @@ def verdict(res: dict) -> str:
         a, n = c["bound_above_transferability"]
         L.append(f"Bound >= transferability in {a} of {n} records.")
     for k, v in c.get("identity_gain", {}).items():
-        L.append(f"{k}: bound(permutation) - bound(identity) = {v['ours']:+.3f} ± {v['std']:.3f} (paper {v['paper']:+.2f}); "
+        L.append(f"{k}: bound(permutation) - bound(identity) = {v['ours']:+.3f}{pm(v['std'])} (paper {v['paper']:+.2f}); "
                  f"of which distribution mismatch {v['via_distribution_mismatch']:+.3f}.")
     for p, per in c.get("settings_by_preset", {}).items():
         for ref, v in per.items():
@@ -382,7 +383,7 @@ def verdict(res: dict) -> str:
                      f"LearnedAll < LearnedA: {yes(v['all_helps'])} ({v['seeds_all_helps']}/{v['n_seeds']} seeds).")
     for p, gains in c.get("identity_gain_by_preset", {}).items():
         for k, v in gains.items():
-            L.append(f"Preset {p!r}, {k}: bound(permutation) - bound(identity) = {v['ours']:+.3f} ± {v['std']:.3f} (paper {v['paper']:+.2f}); "
+            L.append(f"Preset {p!r}, {k}: bound(permutation) - bound(identity) = {v['ours']:+.3f}{pm(v['std'])} (paper {v['paper']:+.2f}); "
                      f"of which distribution mismatch {v['via_distribution_mismatch']:+.3f}.")
     for ref, v in c.get("long", {}).items():
         L.append(f"LearnedAll, {ref}, seed {v['seed']}: {v['short_epochs']} epochs bound {v['bound_short']:.3f} (label mismatch {v['label_mismatch_short']:.3f}), "
