@@ -68,7 +68,7 @@ def test_record_on_synthetic_features():
         np.testing.assert_allclose(b["task_relatedness"], b["reweighted_loss"] + b["distribution_mismatch"], atol=1e-9)
 
 
-def fake(r_pe=1.0, r_ffe=0.8, u=1.5, seeds=(0, 1, 2)):
+def fake(r_pe=1.0, r_ffe=0.8, u=3.0, seeds=(0, 1, 2)):
     recs = []
     for s in seeds:
         for e, rb in (("PE", r_pe), ("FFE", r_ffe)):
@@ -85,11 +85,13 @@ def test_claims_and_verdicts_on_known_values():
     assert c["PE"]["related_lower_bound"] and c["FFE"]["related_lower_loss"] and c["ffe_tightens"]["holds"]
     np.testing.assert_allclose(c["ffe_tightens"]["bound"], (1.01, 0.81), atol=1e-12)    # means over seeds 0, 1, 2
     s = nlp_summary(fake())
-    np.testing.assert_allclose(s.loc[("ag_news", "PE"), "transferability_per_logK[paper]"], 0.75 / math.log(4), atol=1e-12)
+    np.testing.assert_allclose(s.loc[("ag_news", "PE"), "transferability_per_logK[paper]"], 1.5 / math.log(4), atol=1e-12)
     vs = nlp_verdicts(fake())
-    assert len(vs) == 2 * 5 and all(v["holds"] for v in vs)
+    assert len(vs) == 2 * 7 and all(v["holds"] for v in vs)
+    raw_only = nlp_verdicts(fake(u=1.5))        # lower in nats, but not relative to log K_T
+    assert [v["holds"] for v in raw_only[:3]] == [True, True, False]
     bad = nlp_verdicts(fake(r_pe=1.0, r_ffe=1.1, u=0.9))
-    assert not any(v["holds"] for v in bad) and "PE 1.010 -> FFE 1.110" in bad[4]["detail"]
+    assert not any(v["holds"] for v in bad) and "PE 1.010 -> FFE 1.110" in bad[6]["detail"]
 
 
 @pytest.mark.parametrize("argv", [["--scale", "gpu"], ["--targets", "yelp"], ["--encoders", "CLIP"]])

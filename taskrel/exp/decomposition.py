@@ -183,7 +183,7 @@ def run_experiment(scale: str = "cpu",  # 'full' (GPU session), 'cpu' or 'tiny' 
     verdicts = decomposition_verdicts(res)
     if out is None: return res | {"verdicts": verdicts}
     results.save(out, res["records"], figure="fig3", command=command, config=cfg, seeds=list(cfg["seeds"]),
-                 modules=sorted(set(producing_modules()) | {"taskrel.exp.decomposition"}), allow_dirty=allow_dirty,
+                 modules=[*producing_modules(), "taskrel.exp.decomposition"], allow_dirty=allow_dirty,
                  extra_header=dict(scale=scale, wall_seconds=res["header"]["wall_seconds"]), verdicts=verdicts)
     return results.load(out)
 
@@ -214,12 +214,14 @@ def plot_fig3(res: dict, presets=None, axes=None):
     s, ps = decomposition_summary(res), list(presets or presets_of(res))
     if axes is None: axes = plt.subplots(1, len(ps), figsize=(5.2 * len(ps), 4.0), squeeze=False)[1][0]
     for ax, p in zip(axes, ps):
-        bars = {f"{r}→{t}": {q: float(row[f"{q}[{p}]"]) for q in TERMS + ("transferability",)} for (r, t, e), row in s.iterrows()}
+        bars = {f"{r}\n→{t}": {q: float(row[f"{q}[{p}]"]) for q in TERMS + ("transferability",)} for (r, t, e), row in s.iterrows()}
         plot_decomposition(bars, ax=ax, title=f"preset {p} ({s.index[0][2]}, {int(s.seeds.min())} seeds)")
         tot, sd = s[f"task_relatedness[{p}]"].values, s[f"task_relatedness[{p}]_std"].fillna(0).values
         ax.errorbar(np.arange(len(s)) + 0.2, tot, sd, fmt="none", ecolor="k", capsize=2, lw=1)
         for i, g in enumerate(s[f"gap[{p}]"]): ax.text(i, tot[i] + sd[i] + 0.05, f"gap {g:.2f}", ha="center", fontsize=7)
         ax.tick_params(axis="x", labelsize=7); ax.set_ylim(0, 1.15 * max(tot + sd))
+        Ks = {r.get("n_target_classes") for r in res["records"]}
+        if len(Ks) == 1 and None not in Ks: ax.axhline(np.log(Ks.pop()), color="0.3", ls="--", lw=1, label="log K_T (uniform guess)")
     return axes
 
 # %% ../../nbs/23_exp.decomposition.ipynb #d0300044
