@@ -88,3 +88,19 @@ def test_docs_pipeline_up_to_quarto(tmp_path):
         assert fm.startswith("---") and "title:" in fm, f"{nb.name}: no front matter after processing"
     assert yaml.safe_load((cache / "_quarto.yml").read_text()) == yaml.safe_load((ROOT / "_quarto.yml").read_text())
 
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_cells_the_docs_build_runs_hold_only_imports(nb):
+    """nbdev_docs executes every cell whose code contains an import anywhere (nbdev.processors._do_eval), besides the
+    export cells. Such a cell must hold imports only, or the book build would run experiments, tests and file I/O."""
+    import ast, warnings
+    from nbdev.process import NBProcessor
+    from nbdev.processors import _do_eval
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c in NBProcessor(nb).nb.cells:
+            if c.cell_type != "code" or c.directives_.keys() & {"export", "exports", "exporti", "exec_doc"}: continue
+            if not _do_eval(c): continue
+            stray = [type(t).__name__ for t in ast.parse(c.source).body if not isinstance(t, (ast.Import, ast.ImportFrom))]
+            assert not stray, f"{nb.name} cell {c.idx_}: the docs build runs this cell, which holds {stray} besides imports"
