@@ -7,15 +7,19 @@ from __future__ import annotations
 import argparse, json, sys
 from pathlib import Path
 import numpy as np
+import pandas as pd
 from .bound import (DISTANCES, MISMATCHES, PRESETS, SETTINGS, SOLVERS, TAU_SOURCES, resolve_preset,
                            task_relatedness)
-from .data import data_summary, demo_tasks, fetch_data
+from .data import SPLITS, data_summary, demo_tasks, fetch_data, load_dataset, split_dataset
+from .encoders import ENCODERS, extract_features, fit_encoder, get_encoder, load_encoder, predict_proba, save_encoder
+from .exp.runner import balanced_subset
+from .selection import METRICS, load_feature_dir, pca_projector, rank_models
 from .ot import OTNotConverged
 from .plots import plot_decomposition
 from . import results
 
 # %% auto #0
-__all__ = ['build_parser', 'preset_from_args', 'load_features', 'main']
+__all__ = ['TEXT_DATASETS', 'build_parser', 'preset_from_args', 'load_features', 'ranking_rows', 'main']
 
 # %% ../nbs/09_cli.ipynb #21e55604
 _ALG_FLAGS = {  # flag -> (Preset field, type, choices, help)
@@ -53,6 +57,34 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--out", default=None, help="write the record as JSON here (taskrel.results format, with provenance)")
     data = sub.add_parser("data", help="load the real USPS and MNIST test data and save an image grid")
     data.add_argument("--out", default="taskrel_data.png"); data.add_argument("--root", default=None)
+    feat = sub.add_parser("features", help="embed a dataset with built-in encoders: one .npz, or a DIR/<model>/ folder for taskrel rank")
+    feat.add_argument("--encoder", nargs="+", default=None, choices=list(ENCODERS), metavar="NAME", help=f"one or more of {list(ENCODERS)}")
+    feat.add_argument("--encoder-file", default=None, help="an encoder written by --save-encoder (instead of --encoder)")
+    feat.add_argument("--dataset", default=None, help="one file: the dataset to embed (with --split)")
+    feat.add_argument("--split", default="test", help="one file: the split of --dataset (default: test)")
+    feat.add_argument("--reference", default=None, help="a folder for taskrel rank: the reference dataset (train split -> z, y; test -> z_test, y_test)")
+    feat.add_argument("--target", default=None, help="a folder for taskrel rank: the target dataset (train split -> z, y, p; test -> z_test, y_test)")
+    feat.add_argument("--out", required=True, help="FILE.npz with --dataset ('{encoder}' in it for several encoders), DIR with --reference/--target")
+    feat.add_argument("--per-class", type=int, default=100, help="seeded images per class of every split (default 100; 0: all)")
+    feat.add_argument("--image-size", type=int, default=None, help="input side in pixels (default: the encoder's own, 224-260 for EfficientNets)")
+    feat.add_argument("--dim", type=int, default=64, help="a folder: project on the top DIM principal components of the reference features "
+                                                          "(Alg. 1 needs batches larger than d; 0: keep all)")
+    feat.add_argument("--fit-epochs", type=int, default=2, help="epochs of fitting the trained/random/pca encoders on the reference")
+    feat.add_argument("--fine-tune", action="store_true", help="a folder: also fine-tune the ImageNet encoders on the reference (FFE)")
+    feat.add_argument("--save-encoder", action="store_true", help="also write each fitted encoder (DIR/<model>/encoder.pt, or FILE.pt)")
+    feat.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    feat.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    feat.add_argument("--root", default=None, help="data root (default: $TASKREL_DATA, then ./data)")
+    feat.add_argument("--seed", type=int, default=0); feat.add_argument("--quiet", action="store_true", help="no progress bars")
+    rank = sub.add_parser("rank", parents=[alg], help="rank a zoo of encoders for one target by task-relatedness and the baselines")
+    rank.add_argument("--features", required=True, help="DIR/<model>/reference.npz and target.npz (z, y[, z_test, y_test]; target may add p)")
+    rank.add_argument("--no-target-labels", action="store_true", help="task-relatedness on pseudo-labels; label-based baselines are skipped")
+    rank.add_argument("--n-target-classes", type=int, default=None, help="K_T, needed with --no-target-labels")
+    rank.add_argument("--metrics", default="all", help=f"'all' or a comma-separated subset of {list(METRICS)}")
+    rank.add_argument("--jobs", type=int, default=1, help="parallel processes (joblib), or workers of --scheduler local")
+    rank.add_argument("--scheduler", default=None, help="a Dask scheduler address tcp://HOST:PORT, or 'local' for a local cluster")
+    rank.add_argument("--device", default=None, help="torch device of Alg. 1 (default: cuda when available)")
+    rank.add_argument("--out", default=None, help="ranking.json ({'rows': [...], 'header': ...}) or ranking.csv")
     fetch = sub.add_parser("fetch", help="obtain every data file the tests need into one data root (make data runs this)")
     fetch.add_argument("--dest", default="data", help="the data root to fill")
     fetch.add_argument("--mirror", default=None, help="a local directory laid out like a data root, tried first")
@@ -111,12 +143,139 @@ def _demo(args) -> int:
     print(f"bar chart written to {args.out}")
     return 0
 
+# %% ../nbs/09_cli.ipynb #ft000002
+TEXT_DATASETS = ("sst5", "ag_news", "rotten_tomatoes")
+
+def _refuse_text(name: str):
+    if str(name).lower() in TEXT_DATASETS:
+        raise ValueError(f"dataset {name!r} holds text; the built-in encoders read images. Encode it with your own model and write "
+                         f"DIR/<model>/reference.npz and target.npz yourself (arrays z, y).")
+
+def _image_splits(name: str, root, seed: int) -> tuple:
+    "((X_train, y_train), (X_test, y_test)) of an image dataset; a single-split dataset is halved with `seed`."
+    _refuse_text(name)
+    key, splits = str(name).lower(), SPLITS.get(str(name).lower(), ())
+    if "train" in splits and "test" in splits: return load_dataset(key, "train", root=root), load_dataset(key, "test", root=root)
+    X, y = load_dataset(key, splits[0] if splits else "train", root=root)    # an unknown name: load_dataset names the choices
+    Xa, ya, Xb, yb = split_dataset(X, y, test_fraction=0.5, seed=seed)
+    return (Xa, ya), (Xb, yb)
+
+def _subset(X, y, per_class: int, seed: int):
+    return (X, y) if per_class == 0 else balanced_subset(X, y, per_class, seed=seed)
+
+def _encoders(args) -> list:
+    "(name, model or None) for each encoder asked for: --encoder builds later, --encoder-file loads now."
+    if bool(args.encoder) == bool(args.encoder_file):
+        raise ValueError("give either --encoder NAME [NAME ...] (built-in, see taskrel.encoders.encoder_table()) or --encoder-file PATH.")
+    if args.encoder_file:
+        m = load_encoder(args.encoder_file)
+        return [(Path(args.encoder_file).stem, m)]
+    return [(n, None) for n in dict.fromkeys(args.encoder)]
+
+# %% ../nbs/09_cli.ipynb #ft000003
+def _embed(model, X, args) -> tuple:
+    "(features, source-head probabilities) of images X."
+    z = extract_features(model, X, batch_size=args.batch_size, device=args.device, progress=not args.quiet)
+    return z.astype(np.float64), predict_proba(model, X, batch_size=args.batch_size, device=args.device)
+
+def _features_file(args, encoders) -> int:
+    if len(encoders) > 1 and "{encoder}" not in args.out:
+        raise ValueError(f"--out {args.out!r}: with {len(encoders)} encoders it must contain '{{encoder}}', e.g. feats/{{encoder}}.npz.")
+    _refuse_text(args.dataset)
+    X, y = _subset(*load_dataset(args.dataset, args.split, root=args.root), args.per_class, args.seed)
+    for name, model in encoders:
+        if model is None:
+            if ENCODERS[name].source in ("trained", "fitted"):
+                raise ValueError(f"--encoder {name}: is {ENCODERS[name].source} on a reference first; use --reference/--target (a folder), "
+                                 f"or --encoder-file with one written by --save-encoder.")
+            model = get_encoder(name, args.image_size, seed=args.seed)
+        z, p = _embed(model.eval(), X, args)
+        out = Path(args.out.format(encoder=name)); out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(out, z=z, y=y, p=p)
+        print(f"{name}: {args.dataset} {args.split}, z {z.shape}, p {p.shape} -> {out}")
+    return 0
+
+# %% ../nbs/09_cli.ipynb #ft000004
+def _features_dir(args, encoders) -> int:
+    seed = args.seed
+    (Xr, yr), (Xr_t, yr_t) = (_subset(*s, args.per_class, seed) for s in _image_splits(args.reference, args.root, seed))
+    (Xt, yt), (Xt_t, yt_t) = (_subset(*s, args.per_class, seed) for s in _image_splits(args.target, args.root, seed))
+    for name, model in encoders:
+        if model is None:
+            spec = ENCODERS[name]
+            model = get_encoder(name, args.image_size, None if spec.source == "imagenet" and not args.fine_tune else int(yr.max()) + 1, seed=seed)
+            if spec.source != "imagenet" or args.fine_tune:
+                fit_encoder(model, Xr, yr, epochs=args.fit_epochs, seed=seed, device=args.device, progress=not args.quiet)
+        model.eval()
+        (zr, _), (zr_t, _), (zt, p), (zt_t, _) = (_embed(model, X, args) for X in (Xr, Xr_t, Xt, Xt_t))
+        proj = pca_projector(zr, args.dim or None)
+        folder = Path(args.out) / name; folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / "reference.npz", z=proj(zr), y=yr, z_test=proj(zr_t), y_test=yr_t)
+        np.savez(folder / "target.npz", z=proj(zt), y=yt, z_test=proj(zt_t), y_test=yt_t, p=p)
+        if args.save_encoder: save_encoder(model, folder / "encoder.pt")
+        print(f"{name}: reference {args.reference} {len(zr)}+{len(zr_t)}, target {args.target} {len(zt)}+{len(zt_t)}, "
+              f"d {zr.shape[1]} -> {proj(zr[:1]).shape[1]} -> {folder}")
+    return 0
+
+def _features(args) -> int:
+    if args.per_class < 0: raise ValueError(f"--per-class {args.per_class}: expected a positive number of images per class, or 0 for all.")
+    encoders = _encoders(args)
+    if args.dataset and not (args.reference or args.target): return _features_file(args, encoders)
+    if args.reference and args.target and not args.dataset: return _features_dir(args, encoders)
+    raise ValueError("give either --dataset DS [--split S] (one .npz) or both --reference DS and --target DS (a folder for taskrel rank).")
+
+# %% ../nbs/09_cli.ipynb #ft000006
+def _plain(v):
+    "A table cell as JSON: None for NaN and missing ranks, Python int/float for numpy numbers."
+    if v is None or (not isinstance(v, str) and pd.isna(v)): return None
+    if isinstance(v, np.integer): return int(v)
+    if isinstance(v, np.floating): return float(v)
+    return v
+
+def ranking_rows(df) -> list:
+    "The ranking table as JSON-ready dicts (one per model, in ranking order)."
+    return [{k: _plain(v) for k, v in rec.items()} for rec in df.to_dict("records")]
+
+def _show_ranking(df) -> str:
+    "The ranking as text: model, each score with its rank in brackets, and errors."
+    metrics = df.attrs.get("metrics", [])
+    cells = {"model": df["model"]}
+    for m in metrics:
+        cells[m] = [("n/a" if pd.isna(v) else f"{v:.4g} ({int(r)})") for v, r in zip(df[m], df[f"rank_{m}"].fillna(0))]
+    if df["error"].notna().any(): cells["error"] = df["error"].fillna("").str.slice(0, 60)
+    return pd.DataFrame(cells).to_string(index=False)
+
+def _rank(args) -> int:
+    df = rank_models(load_feature_dir(args.features), target_labels=not args.no_target_labels, n_target_classes=args.n_target_classes,
+                     metrics=args.metrics, preset=preset_from_args(args), jobs=args.jobs, scheduler=args.scheduler, seed=args.seed,
+                     progress=not args.quiet, device=args.device)
+    print(f"models ranked by task-relatedness (lower is better; preset {df.attrs['preset']}, "
+          f"{'true' if df.attrs['target_labels'] else 'pseudo'} target labels; score (rank)):\n{_show_ranking(df)}")
+    print("each score's pick: " + ", ".join(f"{m} -> {w}" for m, w in df.attrs["picks"].items()))
+    for note in df.attrs["notes"]: print(f"note: {note}")
+    if args.out:
+        out = Path(args.out); out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".csv": df.to_csv(out, index=False)
+        else:
+            h = results.header("ranking", "taskrel " + " ".join(args.argv), config=dict(preset=df.attrs["preset"], metrics=df.attrs["metrics"],
+                               target_labels=df.attrs["target_labels"], features=str(args.features)), seeds=[args.seed],
+                               modules=["taskrel.selection", "taskrel.cli"], allow_dirty=True,
+                               extra=dict(picks=df.attrs["picks"], notes=df.attrs["notes"]))
+            out.write_text(json.dumps(results.to_jsonable({"rows": ranking_rows(df), "header": h}), indent=1, allow_nan=False) + "\n")
+        print(f"ranking written to {out}")
+    failed = df.loc[df["error"].notna(), "model"].tolist()
+    if failed: print(f"taskrel rank: a job failed for {failed}; their rows hold the error, the other rows are complete.", file=sys.stderr)
+    return 1 if failed else 0
+
 # %% ../nbs/09_cli.ipynb #d11c8aba
 def main(argv=None) -> int:
     "Entry point of the `taskrel` console script; returns the exit status."
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "demo": return _demo(args)
+        if args.command == "features": return _features(args)
+        if args.command == "rank": return _rank(args)
         if args.command == "data": data_summary(out=args.out, root=args.root); return 0
         if args.command == "fetch":
             fetch_data(args.dest, mirror=args.mirror, apt=not args.no_apt, download=not args.no_download); return 0
@@ -125,7 +284,7 @@ def main(argv=None) -> int:
         r = _run_alg1(args, ref, tgt, labels, args.n_target_classes)
         print(r.table())
         if args.out:
-            path = results.save(args.out, [r.to_dict(arrays=True)], figure="relatedness", command="taskrel " + " ".join(argv or sys.argv[1:]),
+            path = results.save(args.out, [r.to_dict(arrays=True)], figure="relatedness", command="taskrel " + " ".join(args.argv),
                                 config=r.to_dict()["preset"], seeds=[args.seed], modules=["taskrel.bound", "taskrel.cli"],
                                 allow_dirty=True)   # a user's own analysis: the header records the git state, never refuses
             print(f"result written to {path}")

@@ -12,7 +12,7 @@ from .core import as_array
 # %% auto #0
 __all__ = ['METRICS', 'BASELINES', 'FEATURE_KEYS', 'pearson', 'kendall', 'weighted_kendall', 'top1_hit', 'score_zoo',
            'MetricSpec', 'parse_metrics', 'check_features_dict', 'score_job', 'run_jobs', 'ranking_table', 'picks',
-           'rank_models', 'load_feature_dir']
+           'rank_models', 'load_feature_dir', 'pca_projector']
 
 # %% ../nbs/07_selection.ipynb #1a36a3fa
 def _pair(x, y, names=("x", "y")):
@@ -363,3 +363,16 @@ def load_feature_dir(path,  # folder with one sub-folder per model, each holding
                              f"{m / 'target.npz'}; both must come from the same encoder.")
         out[m.name] = dict(reference=ref, target=tgt)
     return out
+
+# %% ../nbs/07_selection.ipynb #rk000047
+def pca_projector(z_fit,       # (n, d) features the components are fitted on (a model's reference features)
+                  dim: int | None, # components to keep (None, or >= d: no projection)
+                 ):
+    "z -> its float64 coordinates on the top `dim` principal components of z_fit (identity when dim is None or >= d)."
+    z_fit = np.asarray(z_fit, np.float64)
+    if dim is not None and not (isinstance(dim, (int, np.integer)) and dim >= 1):
+        raise ValueError(f"dim={dim!r}: expected a positive int (components kept) or None (no projection).")
+    if dim is None or dim >= z_fit.shape[1]: return lambda z: np.asarray(z, np.float64)
+    from sklearn.decomposition import PCA
+    p = PCA(min(dim, len(z_fit) - 1), random_state=0).fit(z_fit)
+    return lambda z: p.transform(np.asarray(z, np.float64))

@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 from ..data import load_dataset, split_dataset
 from ..encoders import get_encoder, fit_encoder, fine_tune, extract_features, predict_proba, accuracy, preprocess_images
-from ..selection import rank_models, score_zoo, pearson, METRICS
+from ..selection import rank_models, score_zoo, pearson, pca_projector, METRICS
 from ..plots import subplots
 from .runner import (digit_splits, balanced_subset, configure, scales_table, run_study, results_path, load_or, describe,
                                 records_frame, mean_std, common_arguments, command_line)
@@ -138,20 +138,12 @@ def prepare_zoo(cfg: dict,              # scale_config(...)
     done = dict(zip(names, tqdm(runs, total=len(names), desc="zoo", disable=not progress)))
     return {n: done[n][0] for n in names}, {n: done[n][1] for n in names}
 
-
 # %% ../../nbs/22_exp.model_selection.ipynb #ms000024
 def linear_probe_accuracy(z_train, y_train, z_test, y_test) -> float:
     "Test accuracy of a logistic regression on features standardised with the training statistics."
     from sklearn.linear_model import LogisticRegression
     mu, sd = z_train.mean(0), z_train.std(0); sd = np.where(sd > 1e-8, sd, 1.0)
     return float(LogisticRegression(max_iter=2000).fit((z_train - mu) / sd, y_train).score((z_test - mu) / sd, y_test))
-
-def _projector(z_fit, dim):
-    "z -> its coordinates on the top `dim` principal components of z_fit (identity when dim is None or >= d)."
-    if dim is None or dim >= z_fit.shape[1]: return lambda z: np.asarray(z, np.float64)
-    from sklearn.decomposition import PCA
-    p = PCA(min(dim, len(z_fit) - 1), random_state=0).fit(z_fit)
-    return lambda z: p.transform(z)
 
 # %% ../../nbs/22_exp.model_selection.ipynb #ms000025
 def task_subsets(cfg: dict, pools: dict) -> dict:
@@ -167,7 +159,7 @@ def member_features(model, sets: dict, cfg: dict, device=None) -> dict:
     "{target: dict(features=rank_models entry, linear_probe_accuracy)} for one member, plus 'reference_probe_accuracy'."
     f = lambda X: extract_features(model, X, device=device).astype(np.float64)
     zr, ze = f(sets["reference"]["fit"][0]), f(sets["reference"]["eval"][0])
-    proj = _projector(zr, cfg["score_dim"])
+    proj = pca_projector(zr, cfg["score_dim"])
     ref = dict(z=proj(zr), y=sets["reference"]["fit"][1], z_test=proj(ze), y_test=sets["reference"]["eval"][1])
     out = {"reference_probe_accuracy": linear_probe_accuracy(zr, ref["y"], ze, ref["y_test"])}
     for t in cfg["targets"]:
