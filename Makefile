@@ -55,7 +55,7 @@ docs: $(STAMP) $(QUARTO)
 # README.md is generated from nbs/index.ipynb (cells starting with `#| hide` are left out). nbconvert is used
 # rather than nbdev_readme so that it works without Quarto; tests/test_docs.py checks README matches the notebook.
 readme: $(STAMP)
-	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --RegexRemovePreprocessor.patterns="['^#\\| *hide']" \
+	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --RegexRemovePreprocessor.patterns="['^#\\| *hide', '^#\\| *slow']" \
 	  --output-dir . --output README
 
 clean:

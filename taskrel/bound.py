@@ -13,6 +13,7 @@ from .core import check_features, check_labels, check_column_stochastic
 from .ot import block_assignment, class_wasserstein, emd_plan, label_wasserstein_nu, matching_counts, wasserstein
 from .probe import LipschitzProbe, Standardizer, lipschitz_constant, train_probe
 from .transforms import conditional_entropy, reweighted_loss
+from scipy.special import logsumexp
 
 # %% auto #0
 __all__ = ['SETTINGS', 'DISTANCES', 'SOLVERS', 'TAU_SOURCES', 'MISMATCHES', 'SAMPLINGS', 'STANDARDIZATIONS', 'PRESETS', 'Preset',
@@ -359,11 +360,15 @@ def transformed_classifier(W, b,      # reference probe h_R: weights (K_R, d) an
     M = np.linalg.solve(A.T, W.T).T
     return M, b - M @ bias
 
-def _log_h(z, M, c, B):
-    "log h_R'''(z) = log(B softmax(M z + c)), shape (n, K_T); -inf where B gives a class no mass."
-    s = z @ M.T + c; s = s - s.max(1, keepdims=True)
-    p = np.exp(s); p /= p.sum(1, keepdims=True)
-    with np.errstate(divide="ignore"): return np.log(p @ B.T)
+def _log_h(z, M, c, B, rows: int = 2048):
+    "log h_R'''(z) = log(B softmax(M z + c)), shape (n, K_T), in log space throughout; -inf only where B gives a class no mass."
+    s = z @ M.T + c
+    logp = s - logsumexp(s, axis=1, keepdims=True)                    # log softmax, finite however steep M is
+    with np.errstate(divide="ignore"): logB = np.log(B)             # -inf where B is 0
+    out = np.empty((len(z), B.shape[0]))
+    for i in range(0, len(z), rows):                                # (rows, K_T, K_R) at a time
+        out[i:i + rows] = logsumexp(logp[i:i + rows, None, :] + logB[None], axis=2)
+    return out
 
 # %% ../nbs/05_bound.ipynb #1f7e54de
 def measured_tau(W, b,         # reference probe (K_R, d), (K_R,)

