@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 MACHINE_PATH = re.compile(r"(?<![\w.])/(?:work|tmp|root|home)/[\w.-]+")
-DEV_WORDING = re.compile(r"\b(?:TODO|FIXME|XXX|helper-\d+|this session|the lead)\b")
+DEV_WORDING = re.compile(r"\b(?:TODO|FIXME|XXX|helper-\d+|this session|the lead|the project's issue|the issue that asks|issue asks|(?:DESIGN|TARGETS|STYLE)\.md)\b")
 NAN_VALUE = re.compile(r"(?<![\w.'\"])(?:nan|NaN)(?![\w'\"(])")
 
 
@@ -24,7 +24,7 @@ class Page(HTMLParser):
     "Collects the text of a page by kind: prose, math spans, cell output, code; links; the heading sequence."
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.stack, self.prose, self.math, self.output, self.links, self.blocks = [], [], [], [], [], []
+        self.stack, self.prose, self.math, self.output, self.links, self.blocks, self.spans = [], [], [], [], [], [], []
     def _in(self, pred): return any(pred(t, a) for t, a in self.stack)
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -40,7 +40,8 @@ class Page(HTMLParser):
         if self._in(lambda t, _: t in ("script", "style", "head", "nav", "title")): return
         if self._in(lambda t, a: "math" in (a.get("class") or "")): self.math.append(data); return
         if self._in(lambda t, a: "cell-output" in (a.get("class") or "")): self.output.append(data); return
-        if self._in(lambda t, _: t in ("code", "pre")): return
+        if self._in(lambda t, _: t == "pre"): return
+        if self._in(lambda t, _: t == "code"): self.spans.append(data); return     # inline code in the prose
         self.prose.append(data)
 
 
@@ -50,7 +51,7 @@ def check_page(path: Path, site: Path, wraps_output: bool) -> list[str]:
     if "$" in prose: found.append(f"{rel}: unrendered math, '$' in the text near {prose[max(0, prose.index('$') - 40):prose.index('$') + 40]!r}")
     for m in p.math:
         if not m.strip(r"\()[] "): found.append(f"{rel}: an empty math span")
-    for text, kind in ((prose, "text"), (out, "output"), (" ".join(p.math), "math")):
+    for text, kind in ((prose, "text"), (out, "output"), (" ".join(p.math), "math"), (" ".join(p.spans), "inline code")):
         for m in MACHINE_PATH.finditer(text): found.append(f"{rel}: machine path {m.group()!r} in the {kind}")
         for m in DEV_WORDING.finditer(text): found.append(f"{rel}: development wording {m.group()!r} in the {kind}")
     for m in NAN_VALUE.finditer(out): found.append(f"{rel}: NaN printed as a value: {out[max(0, m.start() - 50):m.end() + 10]!r}")

@@ -28,7 +28,7 @@ PAPER_GAPS = {   # figure: {(reference, target[, encoder]): bound - transferabil
                        ("MNIST", "MNIST-M", "FFE"): 2.27 - 2.12, ("SVHN", "USPS", "PE"): 2.66 - 2.02, ("SVHN", "USPS", "FFE"): 2.15 - 1.94,
                        ("SVHN", "MNIST-M", "PE"): 2.65 - 2.20, ("SVHN", "MNIST-M", "FFE"): 2.25 - 2.04},
     "Fig. 12 (DistilRoBERTa)": {("DBPedia", "AG News"): 1.43 - 1.18, ("DBPedia", "SST-5"): 1.72 - 1.56, ("DBPedia", "Yelp-5"): 1.65 - 1.55}}
-PAPER_GAP_RANGE = (0.15, 0.64)   # the range the issue quotes: Fig. 4b's gaps
+PAPER_GAP_RANGE = (0.15, 0.64)   # Fig. 4b's gaps (CLIP on digits), the paper's own digits pairs
 
 # %% ../../nbs/23_exp.decomposition.ipynb #d0300048
 PAPER_BOUNDS = {   # figure: [(reference, target, encoder, task-relatedness, K_T)], read off the paper

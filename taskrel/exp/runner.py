@@ -13,8 +13,8 @@ from ..data import load_dataset, split_dataset, make_task, images_to_vectors
 # %% auto #0
 __all__ = ['DIGITS', 'BOUND_FIELDS', 'digit_splits', 'balanced_subset', 'configure', 'scales_table', 'bound_fields',
            'bounds_by_preset', 'preset_overrides', 'producing_modules', 'run_study', 'results_path', 'load_or',
-           'describe', 'records_frame', 'seed_summary', 'mean_std', 'mean_std_table', 'common_arguments',
-           'command_line', 'study_main']
+           'describe', 'verdict_table', 'committed_verdicts', 'records_frame', 'seed_summary', 'mean_std',
+           'mean_std_table', 'common_arguments', 'command_line', 'study_main']
 
 # %% ../../nbs/19_exp.runner.ipynb #u0000007
 DIGITS = {"MNIST": "mnist", "FMNIST": "fashion_mnist", "USPS": "usps"}   # display name -> taskrel.data name
@@ -167,6 +167,25 @@ def describe(h: dict) -> str:
     wall = f"{h['wall_seconds']:.0f} s" if h.get("wall_seconds") is not None else "wall time not recorded"
     commit = f"commit {str(h.get('git_commit'))[:10]}" + (" (uncommitted changes, allowed)" if h.get("git_dirty") else "")
     return f"{h.get('scale', '?')} scale | seeds {h.get('seeds')} | {dev} | {h.get('date')} | {wall} | {commit} | {h.get('command')}"
+
+# %% ../../nbs/19_exp.runner.ipynb #u0000047
+def verdict_table(verdicts: list, # dicts with 'claim', 'holds' (True, False or None) and 'here' or 'detail'; optional 'preset', 'paper'
+                 ) -> "pd.DataFrame":
+    "The claims as a table a reader scans first: claim, preset, the paper's number, ours, and whether it holds here."
+    import pandas as pd
+    word = {True: "yes", False: "no", None: "–"}
+    return pd.DataFrame([{"claim": v["claim"], "preset": v.get("preset") or "–", "paper": v.get("paper") or "–",
+                          "here": v.get("here", v.get("detail", "")), "holds": word[v["holds"]]} for v in verdicts])
+
+def committed_verdicts(name: str,   # the results file data/results/<name>.json
+                       judge=None,  # callable(results) -> verdict dicts (default: the file's own 'verdicts')
+                      ):
+    "verdict_table of a committed results file; None, with the reason printed, when the file is missing or of an old layout."
+    try: res = results.load(results_path(name))
+    except (results.OldSchemaError, FileNotFoundError) as e:
+        print(f"No verdicts yet: {e}"); return None
+    print(f"Results: {describe(res['header'])}.")
+    return verdict_table(judge(res) if judge else res.get("verdicts", []))
 
 # %% ../../nbs/19_exp.runner.ipynb #u0000025
 def records_frame(res: dict) -> "pd.DataFrame":
