@@ -6,7 +6,8 @@ import pytest
 import torch
 from taskrel import results
 from taskrel.exp.tau import (scale_config, tau_claims, tau_verdicts, tau_summary, main, results_file, RECORD_KEYS, TAUS,
-                             PAPER_FIG13, PAPER_TAU_DIGITS)
+                             PAPER_FIG13, PAPER_TAU_DIGITS, PAIRS, paper_tau, tau_tasks)
+from taskrel.exp.nlp import minilm_available
 
 torch.set_num_threads(1)
 
@@ -49,13 +50,13 @@ def test_scales_cover_the_papers_sweep():
 def test_claims_find_the_known_minimiser():
     # 0.1 / t + 3 t is smallest at t = sqrt(1/30) ~ 0.18: among the sweep, 0.2
     c = tau_claims(sweep())[("MNIST->USPS", "paper")]
-    assert c["probe_loss_falls"] and c["mismatch_grows"] and c["best_tau"] == 0.2 and c["matches_paper_digits"]
+    assert c["probe_loss_falls"] and c["mismatch_grows"] and c["best_tau"] == 0.2 and c["matches_paper_tau"]
     assert c["best_tau_per_seed"] == [0.2] * 3 and c["seeds_agreeing"] == 3
     assert c["best_tau_transferability"] == min(TAUS)
     np.testing.assert_allclose(c["bound_at_paper_tau"], 0.1 / 0.2 + 1 + 0.6 + 0.001, rtol=0, atol=1e-12)   # mean of seeds 0, 1, 2
     # a heavier mismatch moves the minimiser down: 0.1 / t + 30 t is smallest at t ~ 0.058 -> 0.05
     c2 = tau_claims(sweep(W=30.0))[("MNIST->USPS", "certified")]
-    assert c2["best_tau"] == 0.05 and not c2["matches_paper_digits"]
+    assert c2["best_tau"] == 0.05 and not c2["matches_paper_tau"]
 
 
 def test_claims_fail_when_the_tradeoff_is_absent():
@@ -128,3 +129,19 @@ def test_saved_results_file_follows_the_schema():
             assert math.isfinite(b["task_relatedness"]) and b["label_mismatch"] == 0.0
             np.testing.assert_allclose(b["task_relatedness"], b["reweighted_loss"] + b["label_mismatch"] + b["distribution_mismatch"], atol=1e-9)
     assert len(res["verdicts"]) == 4 * len(h["config"]["presets"])
+
+
+def test_each_pair_is_judged_against_the_papers_tau_for_its_kind():
+    assert scale_config("cpu")["pairs"] == tuple(PAIRS) and scale_config("tiny")["pairs"] == ("MNIST->USPS",)
+    assert paper_tau("MNIST->USPS") == PAPER_TAU_DIGITS and paper_tau("SST-5->RT") == PAPER_FIG13["chosen"]["large models"]
+    recs = [dict(r, pair="SST-5->RT") for r in sweep()["records"]]       # the bound is smallest at 0.2, the digits choice
+    c = tau_claims({"header": {}, "records": recs})[("SST-5->RT", "paper")]
+    assert c["best_tau"] == 0.2 and c["paper_tau"] == 0.02 and not c["matches_paper_tau"]
+    with pytest.raises(ValueError, match=r"pairs=\['MNIST->SVHN'\]"): scale_config("cpu", pairs=["MNIST->SVHN"])
+
+
+@pytest.mark.skipif(not minilm_available(), reason="needs the MiniLM wheel (see taskrel.exp.nlp.MINILM_PACKAGES)")
+def test_text_pair_features():
+    ref, tgt, source = tau_tasks(0, scale_config("tiny"), pair="SST-5->RT")
+    assert ref[0].shape[1] == tgt[0].shape[1] == 6 and set(ref[1]) == {0, 1} and set(tgt[1]) == {0, 1}
+    assert "Rotten Tomatoes" in source

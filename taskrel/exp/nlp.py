@@ -20,9 +20,9 @@ from .runner import (BOUND_FIELDS, balanced_subset, configure, scales_table, bou
 __all__ = ['PAPER_FIG12', 'PAPER_TAU_NLP', 'TARGETS', 'RT_FILE', 'RT_SHA256', 'RT_LABELS', 'MINILM_PACKAGES', 'SCALES',
            'RECORD_KEYS', 'QUANTITIES', 'load_rotten_tomatoes', 'text_tasks', 'minilm_available', 'load_minilm',
            'embedding_dim', 'sentence_embeddings', 'encode_texts', 'fine_tune_minilm', 'scale_config',
-           'preset_overrides', 'reference_classes', 'nlp_record', 'linear_probe_accuracy', 'nlp_records', 'presets_of',
-           'nlp_summary', 'nlp_claims', 'nlp_verdicts', 'verdict_text', 'results_file', 'run_experiment', 'main',
-           'plot_fig12']
+           'preset_overrides', 'reference_classes', 'pair_features', 'nlp_record', 'linear_probe_accuracy',
+           'encode_tasks', 'nlp_records', 'presets_of', 'nlp_summary', 'nlp_claims', 'nlp_verdicts', 'verdict_text',
+           'results_file', 'run_experiment', 'main', 'plot_fig12']
 
 # %% ../../nbs/24_exp.nlp.ipynb #n1200007
 PAPER_FIG12 = {("DBPedia", "AG News"): (1.43, 1.18), ("DBPedia", "SST-5"): (1.72, 1.56), ("DBPedia", "Yelp-5"): (1.65, 1.55)}  # (TR, transferability)
@@ -184,18 +184,27 @@ def reference_classes(seed: int, target: str, n_reference: int = 5) -> list:
     rng = np.random.default_rng([seed, list(TARGETS).index(target)])
     return sorted(rng.choice(n_reference, TARGETS[target]["classes"], replace=False).tolist())
 
-def nlp_record(feats: dict,      # {'sst5' | target: (z_fit, y_fit, z_eval, y_eval)} for one encoder
-               target: str, cfg: dict, seed: int, *, encoder: str, device=None, **extra) -> dict:
-    "Alg. 1 (LearnedA, tau from cfg) from K_T SST-5 classes to `target` under each preset: one results-file record."
+def pair_features(feats: dict,          # {'sst5' | target: (z_fit, y_fit, z_eval, y_eval)} for one encoder
+                  target: str,          # 'rotten_tomatoes' or 'ag_news'
+                  pca_dim: int | None,  # project both on the top components of the reference features (None: keep all)
+                  seed: int) -> tuple:
+    "(reference, target) feature tuples of one pair: K_T seeded SST-5 classes relabelled 0..K_T-1, both projected alike."
     cls = reference_classes(seed, target)
     za, ya, zb, yb = feats["sst5"]
     ka, kb = np.isin(ya, cls), np.isin(yb, cls)
     relabel = lambda v: np.searchsorted(cls, v)
     ref, tgt = (za[ka], relabel(ya[ka]), zb[kb], relabel(yb[kb])), feats[target]
-    if cfg["pca_dim"] is not None:
+    if pca_dim is not None:
         from sklearn.decomposition import PCA
-        pca = PCA(cfg["pca_dim"], random_state=seed).fit(ref[0])
+        pca = PCA(pca_dim, random_state=seed).fit(ref[0])
         ref, tgt = [tuple(pca.transform(v) if i % 2 == 0 else v for i, v in enumerate(t)) for t in (ref, tgt)]
+    return ref, tgt
+
+def nlp_record(feats: dict,      # {'sst5' | target: (z_fit, y_fit, z_eval, y_eval)} for one encoder
+               target: str, cfg: dict, seed: int, *, encoder: str, device=None, **extra) -> dict:
+    "Alg. 1 (LearnedA, tau from cfg) from K_T SST-5 classes to `target` under each preset: one results-file record."
+    cls = reference_classes(seed, target)
+    ref, tgt = pair_features(feats, target, cfg["pca_dim"], seed)
     runs = bounds_by_preset(ref, tgt, preset_overrides(cfg), seed, device, setting="LearnedA", label_map="permutation", tau=cfg["tau"])
     bounds, main, K = {p: bound_fields(r) for p, r in runs.items()}, cfg["presets"][0], TARGETS[target]["classes"]
     return (dict(reference="SST-5", target=target, encoder=encoder, seed=int(seed), preset=main) | {k: bounds[main][k] for k in BOUND_FIELDS}
@@ -209,7 +218,12 @@ def linear_probe_accuracy(z_train, y_train, z_test, y_test, seed: int = 0) -> fl
     mu, sd = z_train.mean(0), z_train.std(0); sd = np.where(sd > 1e-8, sd, 1.0)
     return float(LogisticRegression(max_iter=1000, random_state=seed).fit((z_train - mu) / sd, y_train).score((z_test - mu) / sd, y_test))
 
-def _encode_all(model, tasks, names, progress, tag):
+def encode_tasks(model,     # a SentenceTransformer (load_minilm)
+                 tasks: dict,  # text_tasks(...)
+                 names,        # which of its tasks to encode
+                 progress: bool = False,
+                 tag: str = "PE") -> dict:
+    "{name: (z_fit, y_fit, z_eval, y_eval)}: the texts of each named task replaced by their embeddings."
     return {k: (encode_texts(model, tasks[k][0], progress=progress, desc=f"{tag} {k} fit"), tasks[k][1],
                 encode_texts(model, tasks[k][2], progress=progress, desc=f"{tag} {k} eval"), tasks[k][3]) for k in names}
 
@@ -227,7 +241,7 @@ def nlp_records(cfg: dict, root=None, device=None, progress: bool = True) -> lis
                 model = copy.deepcopy(pe)
                 ft = fine_tune_minilm(model, *tasks["sst5"], epochs=cfg["ft_epochs"], batch_size=cfg["ft_batch"], lr=cfg["ft_lr"],
                                       seed=seed, progress=progress)
-            t0 = time.time(); feats[enc] = _encode_all(model, tasks, names, progress, enc)
+            t0 = time.time(); feats[enc] = encode_tasks(model, tasks, names, progress, enc)
             info[enc] = dict(reference_accuracy=linear_probe_accuracy(*feats[enc]["sst5"], seed=seed), head_accuracy=ft["accuracy"],
                              fine_tune_loss=ft["loss"], fine_tune_seconds=round(ft["seconds"], 1), encode_seconds=round(time.time() - t0, 1))
             if model is not pe: del model

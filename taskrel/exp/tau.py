@@ -16,9 +16,9 @@ from .runner import (BOUND_FIELDS, balanced_subset, configure, scales_table, pre
                                 mean_std, command_line, study_main)
 
 # %% auto #0
-__all__ = ['PAPER_FIG13', 'PAPER_TAU_DIGITS', 'TAUS', 'SCALES', 'RECORD_KEYS', 'QUANTITIES', 'scale_config', 'tau_tasks',
-           'tau_record', 'tau_records', 'presets_of', 'tau_summary', 'tau_claims', 'tau_verdicts', 'tau_verdict_text',
-           'results_file', 'run_experiment', 'main', 'plot_tau']
+__all__ = ['PAPER_FIG13', 'PAPER_TAU_DIGITS', 'TAUS', 'PAIRS', 'SCALES', 'RECORD_KEYS', 'QUANTITIES', 'paper_tau', 'scale_config',
+           'tau_tasks', 'tau_record', 'tau_records', 'presets_of', 'tau_summary', 'tau_claims', 'tau_verdicts',
+           'tau_verdict_text', 'results_file', 'run_experiment', 'main', 'plot_tau']
 
 # %% ../../nbs/25_exp.tau.ipynb #t1300007
 PAPER_FIG13 = dict(pair="ImageNet -> Pets (ResNet-18, ResNet-50)", taus=(0.01, 0.02, 0.05, 0.1, 0.2),
@@ -26,14 +26,23 @@ PAPER_FIG13 = dict(pair="ImageNet -> Pets (ResNet-18, ResNet-50)", taus=(0.01, 0
                    claims=("smaller tau raises the probe's reference loss", "smaller tau shrinks tau * W"))
 PAPER_TAU_DIGITS = PAPER_FIG13["chosen"]["digits"]   # the tau the paper uses for the digits pairs
 TAUS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)             # the paper's sweep and one larger value
+PAIRS = {"MNIST->USPS": dict(paper_tau=PAPER_TAU_DIGITS, encoder="PCA-32"),                  # the paper's digits choice
+         "SST-5->RT": dict(paper_tau=PAPER_FIG13["chosen"]["large models"], encoder="MiniLM (PE)")}  # its choice for large models
+
+def paper_tau(pair: str) -> float:
+    "The tau the paper uses for pairs of this kind (its digits choice for a pair it does not know)."
+    return PAIRS.get(pair, {}).get("paper_tau", PAPER_TAU_DIGITS)
 
 # %% ../../nbs/25_exp.tau.ipynb #t1300010
-_COMMON = dict(seeds=(0, 1, 2), taus=TAUS, presets=("certified", "paper", "authors-digits"), pca_dim=32)
+_COMMON = dict(seeds=(0, 1, 2), taus=TAUS, presets=("certified", "paper", "authors-digits"), pca_dim=32, pairs=tuple(PAIRS))
 SCALES = {
-    "full": _COMMON | dict(fit_per_class=None, eval_per_class=None, epochs=1000, batch_size=1000, probe_epochs=1000, authors_probe_epochs=None),
-    "cpu": _COMMON | dict(fit_per_class=100, eval_per_class=100, epochs=200, batch_size=500, probe_epochs=300, authors_probe_epochs=None),
+    "full": _COMMON | dict(fit_per_class=None, eval_per_class=None, epochs=1000, batch_size=1000, probe_epochs=1000, authors_probe_epochs=None,
+                           text=dict(fit_per_class=1000, eval_per_class=500, max_seq_length=128, pca_dim=None)),
+    "cpu": _COMMON | dict(fit_per_class=100, eval_per_class=100, epochs=200, batch_size=500, probe_epochs=300, authors_probe_epochs=None,
+                          text=dict(fit_per_class=150, eval_per_class=75, max_seq_length=64, pca_dim=64)),
     "tiny": _COMMON | dict(seeds=(0,), taus=(0.02, 0.2), presets=("certified", "paper"), fit_per_class=20, eval_per_class=10,
-                           epochs=5, batch_size=150, probe_epochs=30, authors_probe_epochs=30)}
+                           epochs=5, batch_size=150, probe_epochs=30, authors_probe_epochs=30, pairs=("MNIST->USPS",),
+                           text=dict(fit_per_class=8, eval_per_class=4, max_seq_length=32, pca_dim=6))}
 
 def scale_config(scale: str,    # 'full', 'cpu' or 'tiny'
                  **overrides) -> dict:
@@ -43,6 +52,8 @@ def scale_config(scale: str,    # 'full', 'cpu' or 'tiny'
     bad = [t for t in cfg["taus"] if not (np.isfinite(t) and t > 0)]
     if bad or len(set(cfg["taus"])) != len(cfg["taus"]):
         raise ValueError(f"taus={list(cfg['taus'])}: need distinct positive numbers, e.g. {list(TAUS)}.")
+    cfg["pairs"] = tuple(cfg["pairs"])
+    if not cfg["pairs"] or set(cfg["pairs"]) - set(PAIRS): raise ValueError(f"pairs={list(cfg['pairs'])}: choose one or more of {list(PAIRS)}.")
     if cfg["batch_size"] <= cfg["pca_dim"]:
         raise ValueError(f"batch_size={cfg['batch_size']} <= pca_dim={cfg['pca_dim']}: Alg. 1 needs batches larger than the feature dimension (App. D).")
     return cfg
@@ -50,13 +61,25 @@ def scale_config(scale: str,    # 'full', 'cpu' or 'tiny'
 # %% ../../nbs/25_exp.tau.ipynb #t1300013
 def tau_tasks(seed: int,        # seeds MNIST's halves, the PCA and the subsets
               cfg: dict,        # the scale's settings (scale_config)
-              root=None):       # data root (default: $TASKREL_DATA, then data/)
+              root=None,        # data root (default: $TASKREL_DATA, then data/)
+              pair: str = "MNIST->USPS", # a key of PAIRS
+              device=None, progress: bool = False):
     "((z_fit, y_fit, z_eval, y_eval) of the reference, the same of the target, a description of the data)."
+    if pair == "SST-5->RT": return _text_tasks(seed, cfg["text"], root, device, progress)
     d = demo_tasks(root, dim=cfg["pca_dim"], seed=seed)
     sub = lambda z, y, n: balanced_subset(z, y, n, seed)
     ref = sub(d["zr"], d["yr"], cfg["fit_per_class"]) + sub(d["zr_test"], d["yr_test"], cfg["eval_per_class"])
     tgt = sub(d["zt"], d["yt"], cfg["fit_per_class"]) + sub(d["zt_test"], d["yt_test"], cfg["eval_per_class"])
     return ref, tgt, d["source"]
+
+# %% ../../nbs/25_exp.tau.ipynb #t1300051
+def _text_tasks(seed: int, text: dict, root=None, device=None, progress: bool = False):
+    from taskrel.exp import nlp
+    model = nlp.load_minilm(device, text["max_seq_length"])
+    feats = nlp.encode_tasks(model, nlp.text_tasks(seed, text["fit_per_class"], text["eval_per_class"], root), ["sst5", "rotten_tomatoes"], progress)
+    ref, tgt = nlp.pair_features(feats, "rotten_tomatoes", text["pca_dim"], seed)
+    dim = "all 384 dimensions" if text["pca_dim"] is None else f"PCA-{text['pca_dim']}"
+    return ref, tgt, f"SST-5 (2 of 5 classes) -> Rotten Tomatoes, all-MiniLM-L6-v2 pre-trained, {dim}"
 
 # %% ../../nbs/25_exp.tau.ipynb #t1300016
 RECORD_KEYS = ("pair", "encoder", "seed", "tau_probe", "preset") + BOUND_FIELDS + ("bounds",)
@@ -76,13 +99,15 @@ def tau_record(ref: tuple, tgt: tuple,  # (z_fit, y_fit, z_eval, y_eval) of the 
 
 # %% ../../nbs/25_exp.tau.ipynb #t1300021
 def tau_records(cfg: dict, root=None, device=None, progress: bool = True) -> list:
-    "Every record of the sweep: for each seed, the pair's features once, then Alg. 1 at each tau."
+    "Every record of the sweep: for each pair and seed, the features once, then Alg. 1 at each tau."
     recs = []
-    for seed in tqdm(cfg["seeds"], desc="Fig. 13 seeds", disable=not progress):
-        ref, tgt, source = tau_tasks(seed, cfg, root)
-        for tau in tqdm(cfg["taus"], desc=f"seed {seed}: tau", leave=False, disable=not progress):
-            t0 = time.time()
-            recs.append(tau_record(ref, tgt, cfg, seed, tau, device=device, source=source) | dict(seconds=round(time.time() - t0, 2)))
+    for pair in cfg["pairs"]:
+        for seed in tqdm(cfg["seeds"], desc=f"Fig. 13 {pair} seeds", disable=not progress):
+            ref, tgt, source = tau_tasks(seed, cfg, root, pair, device, progress)
+            for tau in tqdm(cfg["taus"], desc=f"seed {seed}: tau", leave=False, disable=not progress):
+                t0 = time.time()
+                recs.append(tau_record(ref, tgt, cfg, seed, tau, pair=pair, encoder=PAIRS[pair]["encoder"], device=device, source=source)
+                            | dict(seconds=round(time.time() - t0, 2)))
     return recs
 
 # %% ../../nbs/25_exp.tau.ipynb #t1300023
@@ -117,8 +142,8 @@ def tau_claims(res: dict) -> dict:
                                   best_tau=best, best_bound=float(g[tr].min()), best_tau_per_seed=[float(t) for t in per_seed],
                                   seeds_agreeing=int(sum(t == best for t in per_seed)), n_seeds=len(per_seed),
                                   best_tau_transferability=float(g[tb].idxmin()), best_transferability=float(g[tb].min()),
-                                  bound_at_paper_tau=float(g[tr].get(PAPER_TAU_DIGITS, np.nan)),
-                                  matches_paper_digits=best == PAPER_TAU_DIGITS,
+                                  paper_tau=paper_tau(pair), bound_at_paper_tau=float(g[tr].get(paper_tau(pair), np.nan)),
+                                  matches_paper_tau=best == paper_tau(pair),
                                   trivial_bound=float(np.log(dg.n_target_classes.iloc[0])) if "n_target_classes" in dg else None,
                                   gap_min=float((dg[tr] - dg[tb]).min()))
     return out
@@ -133,9 +158,9 @@ def tau_verdicts(res: dict) -> list:
           f"the mean re-weighted reference loss falls at {c['probe_loss_falls_steps'][0]} of {c['probe_loss_falls_steps'][1]} steps up the sweep")
         v("smaller tau shrinks tau * W", c["mismatch_grows"],
           f"the mean distribution-mismatch term grows at {c['mismatch_grows_steps'][0]} of {c['mismatch_grows_steps'][1]} steps up the sweep")
-        v(f"the bound is smallest at the paper's digits choice, tau = {PAPER_TAU_DIGITS}", c["matches_paper_digits"],
+        v(f"the bound is smallest at the paper's choice for such models, tau = {c['paper_tau']:g}", c["matches_paper_tau"],
           f"smallest mean bound {c['best_bound']:.3f} at tau = {c['best_tau']:g} (best in {c['seeds_agreeing']} of {c['n_seeds']} seeds); "
-          f"at tau = {PAPER_TAU_DIGITS}: {c['bound_at_paper_tau']:.3f}; lowest target loss {c['best_transferability']:.3f} at tau = {c['best_tau_transferability']:g}")
+          f"at tau = {c['paper_tau']:g}: {c['bound_at_paper_tau']:.3f}; lowest target loss {c['best_transferability']:.3f} at tau = {c['best_tau_transferability']:g}")
         if c["trivial_bound"] is not None:
             v("some tau gives a bound below log K_T, the loss of a uniform guess (the bound is informative)", c["best_bound"] < c["trivial_bound"],
               f"smallest mean bound {c['best_bound']:.3f} against log K_T = {c['trivial_bound']:.3f}")
