@@ -13,19 +13,9 @@ import ot
 from hypothesis import given, settings, strategies as st, HealthCheck
 from taskrel.metrics import logme, leep, nce, hscore, pactran, sfda, ot_nce, otce, ot_coupling
 from taskrel.ot import OTNotConverged
+from metric_data import blobs, soft, low_rank
 
 FEATURE_METRICS = {"logme": logme, "hscore": hscore, "sfda": sfda, "pactran": pactran}
-
-
-def blobs(n, d, k, sep=1.0, seed=0):
-    r = np.random.default_rng(seed)
-    y = np.arange(n) % k
-    return sep * r.normal(size=(k, d))[y] + r.normal(size=(n, d)), y
-
-
-def soft(n, c, seed=0, scale=2.0):
-    logits = scale * np.random.default_rng(seed).normal(size=(n, c))
-    return scipy.special.softmax(logits, axis=1)
 
 
 # ---------------------------------------------------------------- bad input
@@ -243,15 +233,6 @@ def test_logme_exact_logdet_is_the_maximum_evidence_for_n_below_d():
                                             options=dict(xatol=1e-9, fatol=1e-12, maxiter=5000)).fun for c in (0, 1)]) / 20
     np.testing.assert_allclose(logme(F, y, exact_logdet=True), -best, atol=1e-3)   # the solver's 1e-3 stopping rule
     assert logme(F, y) > logme(F, y, exact_logdet=True) + 0.1                       # official log|A| drops (D - N) log(alpha)
-
-
-def low_rank(n, d, r, k, top=3.0, tail=1e-6, dead=0, seed=0):
-    "n x d features: rank r (singular values top sqrt(n) .. sqrt(n)) carrying k classes, the others `tail`, the first `dead` columns zero."
-    g = np.random.default_rng(seed); y = np.arange(n) % k; m = min(n, d)
-    U, V = np.linalg.qr(g.normal(size=(n, m)))[0], np.linalg.qr(g.normal(size=(d, d)))[0][:, :m]
-    F = (U * np.r_[np.sqrt(n) * np.linspace(top, 1, r), np.full(m - r, tail)]) @ V.T + 0.8 * g.normal(size=(k, r))[y] @ V[:, :r].T
-    F[:, :dead] = 0
-    return F, y
 
 
 def _max_log_evidence(F, y):

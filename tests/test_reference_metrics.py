@@ -5,29 +5,10 @@ import inspect
 import math
 import numpy as np
 import pytest
-import scipy.special
 import torch
 from taskrel import metrics
 from taskrel.reference.metrics import OFFICIAL, race, official_logme, official_nce, official_pactran, official_sfda
-
-
-def blobs(n, d, k, sep=1.0, seed=0):
-    r = np.random.default_rng(seed)
-    y = np.arange(n) % k
-    return sep * r.normal(size=(k, d))[y] + r.normal(size=(n, d)), y
-
-
-def low_rank(n, d, r, k, top=3.0, tail=1e-6, dead=0, seed=0):
-    "n x d features: rank r (singular values top sqrt(n) .. sqrt(n)) carrying k classes, the others `tail`, the first `dead` columns zero."
-    g = np.random.default_rng(seed); y = np.arange(n) % k; m = min(n, d)
-    U, V = np.linalg.qr(g.normal(size=(n, m)))[0], np.linalg.qr(g.normal(size=(d, d)))[0][:, :m]
-    F = (U * np.r_[np.sqrt(n) * np.linspace(top, 1, r), np.full(m - r, tail)]) @ V.T + 0.8 * g.normal(size=(k, r))[y] @ V[:, :r].T
-    F[:, :dead] = 0
-    return F, y
-
-
-def soft(n, c, seed=0):
-    return scipy.special.softmax(2.0 * np.random.default_rng(seed).normal(size=(n, c)), axis=1)
+from metric_data import blobs, soft, low_rank
 
 
 def test_official_table_has_every_metric_with_the_same_signature():

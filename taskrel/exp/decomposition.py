@@ -11,14 +11,14 @@ from tqdm.auto import tqdm
 from .. import results
 from ..plots import plot_decomposition, TERM_COLOURS
 from .runner import (DIGITS, BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides,
-                                bounds_by_preset, bound_fields, run_study, results_path, load_or, describe,
-                                records_frame, seed_summary, mean_std, command_line, study_main)
+                                bounds_by_preset, bound_fields, results_path, load_or, describe,
+                                records_frame, seed_summary, mean_std, command_line, study_main, study_runner)
 
 # %% auto #0
-__all__ = ['PAPER_GAPS', 'PAPER_GAP_RANGE', 'PAPER_BOUNDS', 'SCALES', 'RECORD_KEYS', 'TERMS', 'QUANTITIES', 'scale_config',
-           'pca_features', 'pair_record', 'decomposition_records', 'presets_of', 'decomposition_summary',
-           'decomposition_claims', 'decomposition_verdicts', 'verdict_text', 'results_file', 'run_experiment', 'main',
-           'plot_fig3', 'book_decompositions']
+__all__ = ['PAPER_GAPS', 'PAPER_GAP_RANGE', 'PAPER_BOUNDS', 'SCALES', 'RECORD_KEYS', 'TERMS', 'QUANTITIES', 'run_experiment',
+           'scale_config', 'pca_features', 'pair_record', 'decomposition_records', 'presets_of',
+           'decomposition_summary', 'decomposition_claims', 'decomposition_verdicts', 'verdict_text', 'results_file',
+           'main', 'plot_fig3', 'book_decompositions']
 
 # %% ../../nbs/23_exp.decomposition.ipynb #d0300007
 PAPER_GAPS = {   # figure: {(reference, target[, encoder]): bound - transferability}, read off the paper
@@ -165,19 +165,7 @@ def results_file() -> Path:
     "Where the book reads Fig. 3's results: data/results/fig3_decomposition.json in the repository."
     return results_path("fig3_decomposition")
 
-def run_experiment(scale: str = "cpu",  # 'full' (GPU session), 'cpu' or 'tiny' (tests)
-                   out=None,            # JSON path to write (None: return the results in memory only)
-                   root=None,           # data root (default: $TASKREL_DATA, then data/)
-                   device=None,         # torch device (default: cuda when available)
-                   progress: bool = True,
-                   threads: int | None = 1,     # torch and BLAS threads (None: the libraries' default)
-                   command: str | None = None,  # recorded in the header (default: this process's command line)
-                   allow_dirty: bool = False,   # write from a tree with uncommitted changes (recorded)
-                   **overrides) -> dict:
-    "Run the decomposition study at a scale; returns {'header', 'records', 'verdicts'}, written to `out` through taskrel.results."
-    return run_study(lambda cfg, p: decomposition_records(cfg, root=root, device=device, progress=p), scale_config(scale, **overrides),
-                     figure="fig3", scale=scale, command=command or command_line("taskrel.exp.decomposition"), out=out, threads=threads,
-                     allow_dirty=allow_dirty, progress=progress, modules=["taskrel.exp.decomposition"], verdicts=decomposition_verdicts)
+run_experiment = study_runner(decomposition_records, scale_config, "fig3", "taskrel.exp.decomposition", decomposition_verdicts)
 
 # %% ../../nbs/23_exp.decomposition.ipynb #d0300032
 def main(argv=None):

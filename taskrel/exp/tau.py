@@ -12,13 +12,13 @@ from .. import results
 from ..data import demo_tasks
 from ..plots import TERM_COLOURS
 from .runner import (BOUND_FIELDS, balanced_subset, configure, scales_table, preset_overrides, bounds_by_preset,
-                                bound_fields, run_study, results_path, load_or, describe, records_frame, seed_summary,
-                                mean_std, command_line, study_main)
+                                bound_fields, results_path, load_or, describe, records_frame, seed_summary,
+                                mean_std, command_line, study_main, study_runner)
 
 # %% auto #0
-__all__ = ['PAPER_FIG13', 'PAPER_TAU_DIGITS', 'TAUS', 'PAIRS', 'SCALES', 'RECORD_KEYS', 'QUANTITIES', 'paper_tau', 'scale_config',
-           'tau_tasks', 'tau_record', 'tau_records', 'presets_of', 'tau_summary', 'tau_claims', 'tau_verdicts',
-           'tau_verdict_text', 'results_file', 'run_experiment', 'main', 'plot_tau']
+__all__ = ['PAPER_FIG13', 'PAPER_TAU_DIGITS', 'TAUS', 'PAIRS', 'SCALES', 'RECORD_KEYS', 'QUANTITIES', 'run_experiment',
+           'paper_tau', 'scale_config', 'tau_tasks', 'tau_record', 'tau_records', 'presets_of', 'tau_summary',
+           'tau_claims', 'tau_verdicts', 'tau_verdict_text', 'results_file', 'main', 'plot_tau']
 
 # %% ../../nbs/25_exp.tau.ipynb #t1300007
 PAPER_FIG13 = dict(pair="ImageNet -> Pets (ResNet-18, ResNet-50)", taus=(0.01, 0.02, 0.05, 0.1, 0.2),
@@ -177,19 +177,7 @@ def results_file() -> Path:
     "Where the book reads Fig. 13's results: data/results/fig13_tau.json in the repository."
     return results_path("fig13_tau")
 
-def run_experiment(scale: str = "cpu",  # 'full' (GPU session), 'cpu' or 'tiny' (tests)
-                   out=None,            # JSON path to write (None: return the results in memory only)
-                   root=None,           # data root (default: $TASKREL_DATA, then data/)
-                   device=None,         # torch device (default: cuda when available)
-                   progress: bool = True,
-                   threads: int | None = 1,     # torch and BLAS threads (None: the libraries' default)
-                   command: str | None = None,  # recorded in the header (default: this process's command line)
-                   allow_dirty: bool = False,   # write from a tree with uncommitted changes (recorded)
-                   **overrides) -> dict:
-    "Run the tau sweep at a scale; returns {'header', 'records', 'verdicts'}, written to `out` through taskrel.results."
-    return run_study(lambda cfg, p: tau_records(cfg, root=root, device=device, progress=p), scale_config(scale, **overrides),
-                     figure="fig13", scale=scale, command=command or command_line("taskrel.exp.tau"), out=out, threads=threads,
-                     allow_dirty=allow_dirty, progress=progress, modules=["taskrel.exp.tau"], verdicts=tau_verdicts)
+run_experiment = study_runner(tau_records, scale_config, "fig13", "taskrel.exp.tau", tau_verdicts)
 
 # %% ../../nbs/25_exp.tau.ipynb #t1300034
 def main(argv=None):
