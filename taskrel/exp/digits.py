@@ -15,14 +15,15 @@ from ..bound import mismatch_terms
 from ..plots import plot_decomposition, subplots, TERM_COLOURS
 from .runner import (DIGITS, BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides,
                                 bounds_by_preset, bound_fields, run_study, producing_modules, results_path, load_or, describe,
-                                records_frame, seed_summary, mean_std, common_arguments, command_line)
+                                records_frame, seed_summary, mean_std, common_arguments, command_line, verdict_table)
 
 # %% auto #0
 __all__ = ['PAPER_FIG4A', 'PAPER_FIG4B', 'PAPER_FIG4B_ACCURACY', 'SCALES', 'CERTIFIED_MAX_ENTRIES', 'RECORD_KEYS', 'scale_config',
            'linear_probe_accuracy', 'relatedness_record', 'fig4a_records', 'fig4b_records', 'results_file',
            'run_experiment', 'check_records', 'merge_results', 'main', 'summary', 'transfer_column', 'pair_matrix',
            'paper_matrix', 'plot_fig4a', 'plot_fig4a_decomposition', 'rank_correlation', 'paper_rank_correlation',
-           'fig4a_claims', 'fig4a_verdict', 'plot_fig4b', 'fig4b_claims', 'fig4b_verdict', 'fig4a_table', 'fig4b_table']
+           'fig4a_claims', 'fig4a_verdict', 'plot_fig4b', 'fig4b_claims', 'fig4b_verdict', 'fig4a_verdicts',
+           'fig4b_verdicts', 'fig4a_table', 'fig4b_table']
 
 # %% ../../nbs/21_exp.digits.ipynb #1bfb0b2c
 PAPER_FIG4A = {  # (reference, target): (task-relatedness, transferability); conv nets, tau = 0.2, 3 seeds
@@ -460,6 +461,46 @@ def fig4b_verdict(res: dict) -> str:
                          f"({'tighter' if v['ffe_bound_tighter'] else 'NOT tighter'}).")
         lines.append(f"  Bound >= transferability in {c['bound_above_transferability']} of {c['n_records']} records (smallest gap {c['smallest_gap']:+.3f}).")
     return "\n".join(lines)
+
+# %% ../../nbs/21_exp.digits.ipynb #v4000002
+def _preset_columns(res: dict) -> list:
+    "(preset, bound column) for the main preset and every other one in a results file."
+    main = res["records"][0]["preset"]
+    return [(main, "task_relatedness")] + [(p, f"task_relatedness[{p}]") for p in _other_presets(res)]
+
+def fig4a_verdicts(res: dict) -> list:
+    "Fig. 4a's claims as verdict dicts, per preset."
+    out, pr = [], paper_rank_correlation()
+    for p, q in _preset_columns(res):
+        c = fig4a_claims(res, quantity=q)
+        agree = [r for r, v in c["per_reference"].items() if v["agree"]]
+        best = c["digits_pair_best"]
+        out += [dict(claim="for each reference, the most related target transfers best", preset=p, paper="3 of 3 references",
+                     here=f"{len(agree)} of {len(c['per_reference'])} ({', '.join(agree) or 'none'})", holds=c["orderings_agree"]),
+                dict(claim="task-relatedness and transferability rank the 6 pairs alike (Spearman)", preset=p, paper=f"{pr['spearman']:.2f}",
+                     here=f"{c['rank']['spearman']:.2f}", holds=bool(c["rank"]["spearman"] > 0.5)),
+                dict(claim="MNIST and USPS are each other's most related target", preset=p, paper="yes", here=str(best),
+                     holds=best.get("MNIST") == "USPS" and best.get("USPS") == "MNIST"),
+                dict(claim="the bound lies above transferability", preset=p, paper="6 of 6 pairs",
+                     here=f"{c['bound_above_transferability']} of {c['n_records']} records", holds=c["bound_above_transferability"] == c["n_records"])]
+    return out
+
+def fig4b_verdicts(res: dict) -> list:
+    "Fig. 4b's claims as verdict dicts, per preset: fine-tuning on the reference lowers the target loss and tightens the bound."
+    out = []
+    for p, q in _preset_columns(res):
+        c = fig4b_claims(res, q)
+        for kind, related in (("related", True), ("unrelated", False)):
+            v = {k: x for k, x in c["pairs"].items() if x["related"] == related}
+            if not v: continue
+            tight = [f"{r}->{t}" for (r, t), x in v.items() if x["ffe_bound_tighter"]]
+            out.append(dict(claim=f"fine-tuning on the reference tightens the bound ({kind} targets)", preset=p,
+                            paper="4 of 4 (CLIP, digit targets)" if related else "no such pair", here=f"{len(tight)} of {len(v)} pairs",
+                            holds=len(tight) == len(v)))
+        better = sum(x["ffe_transfers_better"] for x in c["pairs"].values())
+        out.append(dict(claim="fine-tuning on the reference lowers the target loss", preset=p, paper="4 of 4 (CLIP)",
+                        here=f"{better} of {len(c['pairs'])} pairs", holds=better == len(c["pairs"])))
+    return out
 
 # %% ../../nbs/21_exp.digits.ipynb #77c6c827
 def _pm(r, q, digits=2): return mean_std(r[q], r[f"{q}_std"], digits)
