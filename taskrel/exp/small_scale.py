@@ -15,14 +15,14 @@ from ..plots import plot_decomposition, subplots, TERM_COLOURS
 from ..probe import Standardizer, train_probe
 from . import runner
 from .runner import (BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides, bounds_by_preset,
-                                bound_fields, load_or, describe, seed_summary, mean_std_table, common_arguments, command_line)
+                                bound_fields, load_or, describe, seed_summary, mean_std, mean_std_table, common_arguments, command_line, verdict_table)
 
 # %% auto #0
 __all__ = ['PAPER_C1', 'SCALES', 'CERTIFIED_MAX_ENTRIES', 'PARTS', 'REFERENCES', 'RECORD_KEYS', 'NUMERIC_KEYS', 'MAY_BE_INFINITE',
            'QUANTITIES', 'study_config', 'digit_images', 'pca_encoder', 'reference_tasks', 'label_map_tasks',
            'relatedness_record', 'transformed_embedding', 'run_study', 'check_records', 'results_file', 'main',
            'records_frame', 'summary', 'paired_gap', 'prior_and_map', 'convergence', 'setting_claims', 'identity_gains',
-           'claims', 'verdict', 'plot_fig6', 'plot_prior_and_map', 'plot_fig8', 'plot_fig7']
+           'claims', 'verdict', 'c1_verdicts', 'plot_fig6', 'plot_prior_and_map', 'plot_fig8', 'plot_fig7']
 
 # %% ../../nbs/20_exp.small_scale.ipynb #7cc174bc
 PAPER_C1 = dict(
@@ -394,6 +394,33 @@ def verdict(res: dict) -> str:
         L.append(f"Fig. 8 (mean of {v['restarts']} restarts): 95% of the decrease reached at epoch {v['epoch']} (paper: ~{v['paper_epoch']}); "
                  f"batch bound {v['start']:.3f} -> {v['end']:.3f}, change over the last 100 epochs {v['last_100_change']:+.4f}.")
     return "\n".join(L)
+
+# %% ../../nbs/20_exp.small_scale.ipynb #v2000002
+def c1_verdicts(res: dict) -> list:
+    "App. C.1's claims as verdict dicts (claim, preset, paper, here, holds)."
+    c, out, main = claims(res), [], res["records"][0]["preset"]
+    for p, per in ({main: c["settings"]} | c.get("settings_by_preset", {})).items() if "settings" in c else ():
+        for ref, v in per.items():
+            b = v["bound"]
+            out += [dict(claim=f"learning A lowers the bound ({ref})", preset=p, paper="yes",
+                         here=f"FixedAll {b['FixedAll']:.3f} -> LearnedA {b['LearnedA']:.3f} ({v['seeds_A_helps']}/{v['n_seeds']} seeds)", holds=v["A_helps"]),
+                    dict(claim=f"learning B and D too lowers it further ({ref})", preset=p, paper="yes",
+                         here=f"LearnedA {b['LearnedA']:.3f} -> LearnedAll {b['LearnedAll']:.3f} ({v['seeds_all_helps']}/{v['n_seeds']} seeds)", holds=v["all_helps"])]
+    if "ten_better_than_twenty" in c:
+        t = c["ten_better_than_twenty"]
+        out.append(dict(claim="a 10-class reference gives a smaller bound than a 20-class one", preset=main, paper="yes",
+                        here=", ".join(f"{k} {'yes' if v else 'no'}" for k, v in t.items()), holds=all(t.values())))
+    for k, v in c.get("prior_and_map", {}).items():
+        out.append(dict(claim=f"LearnedAll's D keeps about {PAPER_C1['kept_classes']} of 20 reference classes ({k})", preset=main,
+                        paper=f"~{PAPER_C1['kept_classes']}", here=f"{v['kept_classes']:.1f}", holds=bool(abs(v["kept_classes"] - PAPER_C1["kept_classes"]) <= 2)))
+    for p, gains in ({main: c["identity_gain"]} | c.get("identity_gain_by_preset", {})).items() if "identity_gain" in c else ():
+        for k, v in gains.items():
+            out.append(dict(claim=f"the true label map gives a smaller bound than a random permutation ({k})", preset=p, paper=f"{v['paper']:+.2f}",
+                            here=mean_std(v["ours"], v["std"], 3), holds=v["ours"] > 0))
+    if "bound_above_transferability" in c:
+        a, n = c["bound_above_transferability"]
+        out.append(dict(claim="the bound lies above transferability", preset=main, paper="every case", here=f"{a} of {n} records", holds=a == n))
+    return out
 
 # %% ../../nbs/20_exp.small_scale.ipynb #08eaca85
 _TERMS = ("transferability", "reweighted_loss", "label_mismatch", "distribution_mismatch")
