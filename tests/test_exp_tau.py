@@ -122,13 +122,13 @@ def test_saved_results_file_follows_the_schema():
     assert h["figure"] == "fig13" and h["scale"] in ("cpu", "full") and len(h["seeds"]) >= 3
     assert h["command"].startswith("python -m taskrel.exp.tau")
     keys = [(r["pair"], r["seed"], r["tau_probe"]) for r in res["records"]]
-    assert len(keys) == len(set(keys)) == len(h["seeds"]) * len(h["config"]["taus"])
+    assert len(keys) == len(set(keys)) == len(h["seeds"]) * len(h["config"]["taus"]) * len(h["config"]["pairs"])
     for r in res["records"]:
         assert set(RECORD_KEYS) <= set(r)
         for p, b in r["bounds"].items():
             assert math.isfinite(b["task_relatedness"]) and b["label_mismatch"] == 0.0
             np.testing.assert_allclose(b["task_relatedness"], b["reweighted_loss"] + b["label_mismatch"] + b["distribution_mismatch"], atol=1e-9)
-    assert len(res["verdicts"]) == 4 * len(h["config"]["presets"])
+    assert len(res["verdicts"]) == 4 * len(h["config"]["presets"]) * len(h["config"]["pairs"])
 
 
 def test_each_pair_is_judged_against_the_papers_tau_for_its_kind():

