@@ -394,7 +394,8 @@ def plot_fig4b(res: dict, axes=None):
     "Fig. 4b: per reference, PE vs FFE target loss and stacked bound (means ± std), plus the paper's CLIP panel."
     s = summary(res).reset_index()
     refs = list(dict.fromkeys(s.reference))
-    if axes is None: axes = subplots(1, len(refs) + 1, (3.3 * (len(refs) + 1), 3.6))[0]
+    n = len(refs) + 1; rows = -(-n // 2)                            # two panels a row: readable at the book's width
+    if axes is None: axes = np.ravel(subplots(rows, 2, (9.5, 4.0 * rows)))
     terms = [("reweighted_loss", "re-weighted reference loss"), ("label_mismatch", "label mismatch"), ("distribution_mismatch", "distribution mismatch")]
     for ax, ref in zip(axes, refs):
         g = s[s.reference == ref]
@@ -427,6 +428,7 @@ def plot_fig4b(res: dict, axes=None):
     ax.set_xticks([i * 2.4 + 0.55 for i in range(len(PAPER_FIG4B))], [f"{r[0]}→{t.replace('MNIST-M', 'M-M')}" for r, t in PAPER_FIG4B],
                   fontsize=7); ax.tick_params(axis="x", pad=12)
     ax.set_title("paper: CLIP ViT-B/32 (bound in grey)", fontsize=9)
+    for extra in axes[n:]: extra.set_visible(False)
     return axes
 
 def fig4b_claims(res: dict, quantity: str = "task_relatedness") -> dict:

@@ -374,7 +374,9 @@ def plot_scatter(res: dict, score: str = "tr_certified", accuracy: str = "finetu
     "Score vs accuracy per target, with seed error bars, model labels, a fitted line and Pearson r in the title."
     s = summary(res)
     targets = list(dict.fromkeys(s.index.get_level_values(0)))
-    axes = np.ravel(subplots(1, len(targets), (3.6 * len(targets), 3.4)) if axes is None else axes)
+    rows = -(-len(targets) // 2)                                   # two panels a row: readable at the book's width
+    axes = np.ravel(subplots(rows, min(2, len(targets)), (9.0, 4.2 * rows)) if axes is None else axes)
+    for ax in axes[len(targets):]: ax.set_visible(False)
     for ax, t in zip(axes, targets):
         d = s.loc[t]; d = d[np.isfinite(d[score].astype(float))]
         err = d["finetune_accuracy_std"].fillna(0) if accuracy == "finetune_accuracy" else None
