@@ -55,11 +55,11 @@ def emd_cost(a, b,   # source and target weights (distributions)
              M,      # cost matrix (n_s, n_t)
              max_iter: int = _EMD_ITERS, # simplex iteration cap
             ) -> float:
-    "The exact optimal transport cost <pi*, M> (POT network simplex); OTNotConverged if the cap is hit."
+    "The exact optimal transport cost `<pi*, M>` (POT network simplex); OTNotConverged if the cap is hit."
     return float(_exact(ot.emd2, a, b, M, max_iter))
 
 def emd_plan(a, b, M, max_iter: int = _EMD_ITERS) -> np.ndarray:
-    "An exact optimal plan pi* (n_s, n_t) for cost M (POT network simplex); OTNotConverged if the cap is hit."
+    "An exact optimal plan `pi*` (n_s, n_t) for cost `M` (POT network simplex); OTNotConverged if the cap is hit."
     return _exact(ot.emd, a, b, M, max_iter)
 
 # %% ../nbs/04_ot.ipynb #53d8e9bd

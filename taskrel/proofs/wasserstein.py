@@ -81,7 +81,7 @@ def theorem2_sides(h,                     # classifier with log_probs (LinearSof
                    T: FiniteDistribution, # target T (Theorem 2 assumes the same class prior as R)
                    tau=None,              # Lipschitz constant: a number, None = exact global L(W), 'target' = target_tau
                   ) -> tuple:
-    "(E_T[l(h(z),y)] - E_R[l(h(z),y)], tau * W_d(R, T)); rhs is inf when the priors differ."
+    "`(E_T[l(h(z),y)] - E_R[l(h(z),y)], tau * W_d(R, T))`; rhs is inf when the priors differ."
     R, T = _pair(R, T, ("R", "T"))
     if tau is None: tau = lipschitz_constant(as_linear_softmax(h))
     elif isinstance(tau, str):
