@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from .bound import (DISTANCES, MISMATCHES, PRESETS, SETTINGS, SOLVERS, TAU_SOURCES, resolve_preset,
                            task_relatedness)
-from .data import SPLITS, data_summary, demo_tasks, fetch_data, load_dataset, split_dataset
+from .data import SPLITS, data_summary, dataset_key, demo_tasks, fetch_data, load_dataset, split_dataset
 from .encoders import ENCODERS, extract_features, fit_encoder, get_encoder, load_encoder, predict_proba, save_encoder
 from .exp.runner import balanced_subset
 from .selection import METRICS, load_feature_dir, pca_projector, rank_models
@@ -147,14 +147,14 @@ def _demo(args) -> int:
 TEXT_DATASETS = ("sst5", "ag_news", "rotten_tomatoes")
 
 def _refuse_text(name: str):
-    if str(name).lower() in TEXT_DATASETS:
+    if dataset_key(name) in TEXT_DATASETS:
         raise ValueError(f"dataset {name!r} holds text; the built-in encoders read images. Encode it with your own model and write "
                          f"DIR/<model>/reference.npz and target.npz yourself (arrays z, y).")
 
 def _image_splits(name: str, root, seed: int) -> tuple:
     "((X_train, y_train), (X_test, y_test)) of an image dataset; a single-split dataset is halved with `seed`."
     _refuse_text(name)
-    key, splits = str(name).lower(), SPLITS.get(str(name).lower(), ())
+    key = dataset_key(name); splits = SPLITS.get(key, ())
     if "train" in splits and "test" in splits: return load_dataset(key, "train", root=root), load_dataset(key, "test", root=root)
     X, y = load_dataset(key, splits[0] if splits else "train", root=root)    # an unknown name: load_dataset names the choices
     Xa, ya, Xb, yb = split_dataset(X, y, test_fraction=0.5, seed=seed)
@@ -173,10 +173,13 @@ def _encoders(args) -> list:
     return [(n, None) for n in dict.fromkeys(args.encoder)]
 
 # %% ../nbs/09_cli.ipynb #ft000003
-def _embed(model, X, args) -> tuple:
-    "(features, source-head probabilities) of images X."
-    z = extract_features(model, X, batch_size=args.batch_size, device=args.device, progress=not args.quiet)
-    return z.astype(np.float64), predict_proba(model, X, batch_size=args.batch_size, device=args.device)
+def _embed(model, X, args) -> np.ndarray:
+    "The float64 features of images X."
+    return extract_features(model, X, batch_size=args.batch_size, device=args.device, progress=not args.quiet).astype(np.float64)
+
+def _probabilities(model, X, args) -> np.ndarray:
+    "The encoder's own class probabilities on images X (what LEEP and NCE read)."
+    return predict_proba(model, X, batch_size=args.batch_size, device=args.device)
 
 def _features_file(args, encoders) -> int:
     if len(encoders) > 1 and "{encoder}" not in args.out:
@@ -189,7 +192,7 @@ def _features_file(args, encoders) -> int:
                 raise ValueError(f"--encoder {name}: is {ENCODERS[name].source} on a reference first; use --reference/--target (a folder), "
                                  f"or --encoder-file with one written by --save-encoder.")
             model = get_encoder(name, args.image_size, seed=args.seed)
-        z, p = _embed(model.eval(), X, args)
+        z, p = _embed(model.eval(), X, args), _probabilities(model, X, args)
         out = Path(args.out.format(encoder=name)); out.parent.mkdir(parents=True, exist_ok=True)
         np.savez(out, z=z, y=y, p=p)
         print(f"{name}: {args.dataset} {args.split}, z {z.shape}, p {p.shape} -> {out}")
@@ -207,14 +210,15 @@ def _features_dir(args, encoders) -> int:
             if spec.source != "imagenet" or args.fine_tune:
                 fit_encoder(model, Xr, yr, epochs=args.fit_epochs, seed=seed, device=args.device, progress=not args.quiet)
         model.eval()
-        (zr, _), (zr_t, _), (zt, p), (zt_t, _) = (_embed(model, X, args) for X in (Xr, Xr_t, Xt, Xt_t))
+        zr = _embed(model, Xr, args)
         proj = pca_projector(zr, args.dim or None)
+        zr_p, zr_t, zt, zt_t = proj(zr), *(proj(_embed(model, X, args)) for X in (Xr_t, Xt, Xt_t))
         folder = Path(args.out) / name; folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / "reference.npz", z=proj(zr), y=yr, z_test=proj(zr_t), y_test=yr_t)
-        np.savez(folder / "target.npz", z=proj(zt), y=yt, z_test=proj(zt_t), y_test=yt_t, p=p)
+        np.savez(folder / "reference.npz", z=zr_p, y=yr, z_test=zr_t, y_test=yr_t)
+        np.savez(folder / "target.npz", z=zt, y=yt, z_test=zt_t, y_test=yt_t, p=_probabilities(model, Xt, args))
         if args.save_encoder: save_encoder(model, folder / "encoder.pt")
         print(f"{name}: reference {args.reference} {len(zr)}+{len(zr_t)}, target {args.target} {len(zt)}+{len(zt_t)}, "
-              f"d {zr.shape[1]} -> {proj(zr[:1]).shape[1]} -> {folder}")
+              f"d {zr.shape[1]} -> {zr_p.shape[1]} -> {folder}")
     return 0
 
 def _features(args) -> int:

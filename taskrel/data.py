@@ -12,7 +12,7 @@ import numpy as np
 # %% auto #0
 __all__ = ['FILES', 'TEST_FILES', 'RT_FILE', 'RT_SHA256', 'RT_LABELS', 'SPLITS', 'DataFile', 'data_roots', 'candidate_paths',
            'ChecksumError', 'verify_file', 'locate', 'fetch_data', 'package_file', 'load_rotten_tomatoes',
-           'load_dataset', 'split_dataset', 'make_task', 'images_to_vectors', 'demo_tasks', 'image_grid',
+           'dataset_key', 'load_dataset', 'split_dataset', 'make_task', 'images_to_vectors', 'demo_tasks', 'image_grid',
            'data_summary']
 
 # %% ../nbs/01_data.ipynb #b75ee81e
@@ -305,6 +305,10 @@ _LOADERS = {
 }
 _ALIASES = {"fmnist": "fashion_mnist", "fashion-mnist": "fashion_mnist", "sst": "sst5", "sst-5": "sst5", "agnews": "ag_news", "rt": "rotten_tomatoes"}
 
+def dataset_key(name: str) -> str:
+    "The canonical name of a dataset (a key of SPLITS when known): lower case, aliases such as 'fmnist' resolved."
+    return _ALIASES.get(str(name).lower(), str(name).lower())
+
 # %% ../nbs/01_data.ipynb #68c9c748
 def load_dataset(name: str,           # dataset name, e.g. 'mnist', 'usps', 'fashion_mnist', 'sst5'
                  split: str = "train", # one of SPLITS[name]
@@ -312,7 +316,7 @@ def load_dataset(name: str,           # dataset name, e.g. 'mnist', 'usps', 'fas
                  download: bool = False, # fetch missing files from their official address
                 ) -> tuple:
     "Load a dataset split as `(X, y)`: uint8 images (n,H,W[,C]) or a list of str, and int64 labels 0..K-1."
-    key = _ALIASES.get(str(name).lower(), str(name).lower())
+    key = dataset_key(name)
     if key not in SPLITS:
         raise ValueError(f"load_dataset: unknown dataset name={name!r}; choose one of {sorted(SPLITS)}.")
     if split == "validation" and key == "sst5": split = "dev"
