@@ -11,13 +11,14 @@ import torch
 import ot
 from . import metrics
 from .bound import exact_coupling, fit_transforms, fixed_label_map, resolve_preset, transport_term
+from .reference.metrics import race
 from .results import device_info, load, save
 
 # %% auto #0
 __all__ = ['METRIC_CALLS', 'ALG1_SCALES', 'ALG1_METHODS', 'PAPER_ALG1', 'metric_inputs', 'time_metric', 'bench_metrics',
-           'results_table', 'alg1_inputs', 'authors_alg1', 'run_taskrel', 'run_authors', 'time_alg1',
-           'first_epoch_check', 'authors_transport_check', 'interleaved', 'alg1_records', 'bench_alg1', 'alg1_verdicts',
-           'alg1_table', 'build_parser', 'main', 'show_results']
+           'metrics_verdicts', 'results_table', 'alg1_inputs', 'authors_alg1', 'run_taskrel', 'run_authors',
+           'time_alg1', 'first_epoch_check', 'authors_transport_check', 'interleaved', 'alg1_records', 'bench_alg1',
+           'alg1_verdicts', 'alg1_table', 'build_parser', 'main', 'show_results']
 
 # %% ../nbs/08_bench.ipynb #e16aad7a
 def metric_inputs(n: int = 50_000,            # target samples
@@ -61,41 +62,67 @@ def time_metric(name: str,          # a key of METRIC_CALLS
     sync()
     return {"seconds": round(time.perf_counter() - t, 4), "value": value}
 
+# %% ../nbs/08_bench.ipynb #bm000004
+def _cores() -> int:
+    "CPU cores this process may run on."
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+def _load1() -> float:
+    "The 1-minute load average (NaN where the OS has none)."
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
 # %% ../nbs/08_bench.ipynb #ba011293
 def bench_metrics(n: int = 50_000, d: int = 2048, k: int = 100, n_source_classes: int = 1000, n_ot: int = 5000,
                   seed: int = 0,               # seeds the inputs and PACTran's initial head
+                  rounds: int = 3,             # interleaved rounds (taskrel, official, taskrel, ...) per metric on the CPU
                   devices=None,                # e.g. ["cpu", "cuda"]; None means the CPU plus CUDA when available
-                  verbose: bool = False,       # print each timing as it is measured
+                  verbose: bool = False,       # print each result as it is measured
+                  rtol: float = 1e-8,          # relative difference of the two values that counts as the same number
                  ) -> dict:
-    "Time every metric of `taskrel.metrics` on random inputs, per device: one record per metric, the config and notes."
+    "Every metric of `taskrel.metrics` raced against its official code path (`taskrel.reference.metrics.race`) on the CPU, plus taskrel alone on CUDA."
     devices = devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
-    t0 = time.perf_counter()
+    t0, before = time.perf_counter(), list(os.getloadavg())
     inputs = metric_inputs(n, d, k, n_source_classes, n_ot, seed)
-    prep = round(time.perf_counter() - t0, 2)
-    recs = {name: {"metric": name, "samples": n if on == "n" else min(n, n_ot)} for name, (_, on) in METRIC_CALLS.items()}
-    for dev in ["cpu", "cuda"]:
-        if dev not in devices:
-            for r in recs.values(): r[f"{dev}_s"] = None
-            continue
-        placed = _on(dev, inputs)
-        if dev != "cpu": metrics.logme(placed["features"][:200], placed["labels"][:200])   # warm-up: CUDA context, cuBLAS
-        for name in METRIC_CALLS:
-            t = time_metric(name, placed, dev)
-            recs[name][f"{dev}_s"], recs[name][f"{dev}_value"] = t["seconds"], float(t["value"])
-            if verbose: print(f"{dev:5s} {name:8s} {t['seconds']:9.3f} s   value {t['value']:+.6g}", flush=True)
-        del placed
-    return {"records": list(recs.values()), "wall_seconds": time.perf_counter() - t0, "input_seconds": prep,
-            "config": {"n": n, "d": d, "k": k, "n_source_classes": n_source_classes, "n_ot": min(n, n_ot), "devices": devices},
+    placed = {dev: _on(dev, inputs) for dev in devices if dev != "cpu"}
+    for dev, inp in placed.items(): metrics.logme(inp["features"][:200], inp["labels"][:200])   # warm-up: CUDA context, cuBLAS
+    recs = []
+    for name, (args, on) in METRIC_CALLS.items():
+        r = race(name, tuple(inputs[a] for a in args), rounds)
+        r = {"metric": name, "samples": n if on == "n" else min(n, n_ot)} | r | {"official_value": float(r["official_value"])}
+        r["value_rel_diff"] = abs(r["taskrel_value"] - r["official_value"]) / max(abs(r["official_value"]), 1e-300)
+        for dev, inp in placed.items(): r[f"{dev}_s"] = time_metric(name, inp, dev)["seconds"]
+        recs.append(r)
+        if verbose: print(f"{name:8s} taskrel {r['taskrel_median']:9.3f} s  official {r['official_median']:9.3f} s  "
+                          f"{r['speedup_median']:5.2f}x  values differ by {r['value_rel_diff']:.1e}", flush=True)
+    loads = [x for r in recs for x in r["load_1min"]] + [os.getloadavg()[0]]
+    guard = {"cores": _cores(), "torch_threads": torch.get_num_threads(), "load_before": before, "load_after": list(os.getloadavg()),
+             "max_load_1min": max([before[0], *loads]), "load_ok": bool(max([before[0], *loads]) <= _cores())}
+    if not guard["load_ok"]: warnings.warn(f"1-minute load reached {guard['max_load_1min']:.2f} on {guard['cores']} cores: the ratios are not a fair comparison.")
+    return {"records": recs, "load": guard, "wall_seconds": time.perf_counter() - t0,
+            "config": {"n": n, "d": d, "k": k, "n_source_classes": n_source_classes, "n_ot": min(n, n_ot), "rounds": rounds,
+                       "devices": devices, "rtol": rtol},
             "notes": [f"ot_nce and otce run on {min(n, n_ot)} source and {min(n, n_ot)} target samples: exact OT at n = {n} "
                       f"needs an n x n float64 cost matrix and plan ({8 * n * n / 1e9:.1f} GB each)",
-                      "each metric is called once per device; seconds are wall clock and include input checks",
+                      "CPU: taskrel and the official code path alternate on the same arguments; min and median wall seconds, input checks included",
                       "pactran runs on all n samples (n_per_class=None) with at most 100 L-BFGS-B iterations",
-                      "computation is float64 throughout; CUDA timings use inputs already on the GPU"]}
+                      "computation is float64 throughout; CUDA timings (taskrel only) use inputs already on the GPU"]}
+
+# %% ../nbs/08_bench.ipynb #bm000002
+def metrics_verdicts(res: dict) -> list:
+    "Per metric: taskrel at least as fast as the official code (median; None under load), and the same value within rtol."
+    ok, rtol = res["load"]["load_ok"], res["config"]["rtol"]
+    return [v for r in res["records"] for v in (
+        {"claim": f"{r['metric']}: taskrel at least as fast as the official code (median of {res['config']['rounds']} rounds)",
+         "value": r["speedup_median"], "held": bool(r["speedup_median"] >= 1) if ok else None},
+        {"claim": f"{r['metric']}: the same value as the official code (relative difference <= {rtol:g})",
+         "value": r["value_rel_diff"], "unit": "relative difference", "held": bool(r["value_rel_diff"] <= rtol)})]
 
 # %% ../nbs/08_bench.ipynb #e277e8a0
 def results_table(records: list) -> pd.DataFrame:
-    "One row per metric: samples, seconds on each device, and the value on the CPU."
-    return pd.DataFrame(records).set_index("metric")[["samples", "cpu_s", "cuda_s", "cpu_value"]]
+    "One row per metric: samples, median seconds of taskrel and of the official code, the speed-up, both values, CUDA seconds when timed."
+    df = pd.DataFrame(records).set_index("metric")
+    return df[["samples", "taskrel_median", "official_median", "speedup_median", "taskrel_value", "official_value"]
+              + [c for c in df.columns if c.endswith("_s")]]
 
 # %% ../nbs/08_bench.ipynb #4b840435
 ALG1_SCALES = {   # name -> batch, feature dimension, classes, the epochs of each timed call, methods left out
@@ -267,14 +294,6 @@ def authors_transport_check(inputs: dict, seed: int = 0, nu: float = 1e6, tol: f
     return {"authors": theirs, "taskrel": ours, "taskrel_solver": plan[3], "rel_diff": rel, "tol": tol, "ok": bool(rel <= tol)}
 
 # %% ../nbs/08_bench.ipynb #e1f2a3b5
-def _cores() -> int:
-    "CPU cores this process may run on."
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-def _load1() -> float:
-    "The 1-minute load average (NaN where the OS has none)."
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
 def interleaved(methods,            # names in ALG1_METHODS, timed in this order in every round
                 inputs: dict,       # from alg1_inputs
                 epochs: int,        # epochs per timed call
@@ -366,21 +385,29 @@ def alg1_table(records: list) -> pd.DataFrame:
     return pd.concat([df, paper]).astype(object).fillna("–")      # –: the paper reports one number, no ratio to this machine's loop
 
 # %% ../nbs/08_bench.ipynb #20796521
+def _quiet_or_refuse(args) -> bool:
+    "False (with a message) when --require-quiet is given and the 1-minute load exceeds the cores."
+    if args.require_quiet and _load1() > _cores():
+        print(f"refusing: 1-minute load {_load1():.2f} > {_cores()} cores; wait for a quiet machine or drop --require-quiet", file=sys.stderr)
+        return False
+    return True
+
 def _run_metrics(args, argv) -> int:
-    "The `metrics` subcommand: run, save, print the table."
-    res = bench_metrics(args.n, args.d, args.k, args.n_source_classes, args.n_ot, args.seed, args.devices, verbose=True)
+    "The `metrics` subcommand: run, save, print the table and the verdicts."
+    if not _quiet_or_refuse(args): return 3
+    res = bench_metrics(args.n, args.d, args.k, args.n_source_classes, args.n_ot, args.seed, args.rounds, args.devices, verbose=True)
     path = save(args.out, res["records"], figure="bench_metrics", command="python -m taskrel.bench " + " ".join(argv),
-                config=res["config"], seeds={"inputs": args.seed, "pactran_init": 0}, modules=["taskrel.bench", "taskrel.metrics"],
-                allow_dirty=args.allow_dirty, extra_header={"wall_seconds": res["wall_seconds"], "notes": res["notes"]})
-    print(f"wrote {path}"); print(results_table(res["records"]).to_string())
-    return 0
+                config=res["config"], seeds={"inputs": args.seed, "pactran_init": 0},
+                modules=["taskrel.bench", "taskrel.metrics", "taskrel.reference.metrics", "taskrel.ot"], allow_dirty=args.allow_dirty,
+                extra_header={"wall_seconds": res["wall_seconds"], "notes": res["notes"], "load_guard": res["load"]},
+                verdicts=metrics_verdicts(res))
+    print(f"wrote {path}"); print(results_table(res["records"]).round(4).to_string())
+    return 0 if all(v["held"] is not False for v in metrics_verdicts(res) if "same value" in v["claim"]) else 1
 
 def _run_alg1(args, argv) -> int:
     "The `alg1` subcommand: check the load, run, save, print the table and the headline (or a warning under load)."
     if args.threads: torch.set_num_threads(args.threads)
-    if args.require_quiet and _load1() > _cores():
-        print(f"refusing: 1-minute load {_load1():.2f} > {_cores()} cores; wait for a quiet machine or drop --require-quiet", file=sys.stderr)
-        return 3
+    if not _quiet_or_refuse(args): return 3
     res = bench_alg1(args.scale, args.rounds, args.epochs, args.seed, args.device, verbose=True)
     path = save(args.out, res["records"], figure="bench_alg1", command="python -m taskrel.bench " + " ".join(argv),
                 config=res["config"], seeds={"task": args.seed, "rounds": [args.seed + r for r in range(args.rounds)]},
@@ -401,14 +428,16 @@ def build_parser() -> argparse.ArgumentParser:
     "The `python -m taskrel.bench` parser, one subparser per benchmark."
     p = argparse.ArgumentParser(prog="python -m taskrel.bench", description="Benchmarks of taskrel's heavy computations.")
     sub = p.add_subparsers(dest="benchmark", required=True)
-    m = sub.add_parser("metrics", help="time the eight transferability metrics on random features")
+    m = sub.add_parser("metrics", help="race the eight transferability metrics against their official code paths on random features")
     m.add_argument("--n", type=int, default=50_000, help="target samples (default 50000)")
     m.add_argument("--d", type=int, default=2048, help="feature dimension (default 2048)")
     m.add_argument("--k", type=int, default=100, help="target classes (default 100)")
     m.add_argument("--n-ot", type=int, default=5000, help="samples per task for ot_nce and otce (default 5000)")
     m.add_argument("--n-source-classes", type=int, default=1000, help="source classes of the soft predictions (default 1000)")
     m.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    m.add_argument("--rounds", type=int, default=3, help="interleaved rounds per metric (default 3)")
     m.add_argument("--devices", nargs="+", default=None, help="devices to time, e.g. cpu cuda (default: cpu, plus cuda when available)")
+    m.add_argument("--require-quiet", action="store_true", help="refuse to start when the 1-minute load exceeds the cores")
     m.add_argument("--out", default="data/results/bench_metrics.json", help="where to write the results file")
     m.add_argument("--allow-dirty", action="store_true", help="write from a working tree with uncommitted changes (recorded)")
     m.set_defaults(run=_run_metrics)
@@ -449,5 +478,7 @@ def show_results(path, # a results file written by `python -m taskrel.bench`
         print(f"not shown: {e} Regenerate it with the command in the section above."); return None
     h = res["header"]
     print(h["command"], "|", h["git_commit"], "dirty" if h["git_dirty"] else "clean", "|", h["date"], "|", h["device"], "| load", h["load_average"])
-    for v in res.get("verdicts", []): print(("held    " if v["held"] else "unjudged" if v["held"] is None else "NOT held"), v["claim"], f"({v['value']:.2f}x)" if "value" in v else "")
+    for v in res.get("verdicts", []):
+        value = "" if "value" not in v else f"({v['value']:.2f}x)" if v.get("unit", "x") == "x" else f"({v['value']:.1e})"
+        print(("held    " if v["held"] else "unjudged" if v["held"] is None else "NOT held"), v["claim"], value)
     return (alg1_table if h["figure"] == "bench_alg1" else results_table)(res["records"])

@@ -12,14 +12,14 @@ from tqdm.auto import tqdm
 from .core import check_features, check_labels, check_column_stochastic
 from .ot import block_assignment, class_wasserstein, emd_plan, label_wasserstein_nu, matching_counts, wasserstein
 from .probe import LipschitzProbe, Standardizer, lipschitz_constant, train_probe
-from .transforms import conditional_entropy, reweighted_loss
+from .transforms import class_prior, conditional_entropy, reweighted_loss
 from scipy.special import logsumexp
 
 # %% auto #0
 __all__ = ['SETTINGS', 'DISTANCES', 'SOLVERS', 'TAU_SOURCES', 'MISMATCHES', 'SAMPLINGS', 'STANDARDIZATIONS', 'PRESETS', 'Preset',
            'resolve_preset', 'fixed_label_map', 'per_class_sample', 'exact_coupling', 'AlgorithmVariables',
-           'transport_term', 'fit_transforms', 'TaskRelatedness', 'transformed_classifier', 'measured_tau',
-           'mismatch_terms', 'evaluate_bound', 'matched_label_map', 'task_relatedness']
+           'transport_term', 'fit_transforms', 'TaskRelatedness', 'transformed_classifier', 'log_transformed_probs',
+           'measured_tau', 'mismatch_terms', 'evaluate_bound', 'matched_label_map', 'task_relatedness']
 
 # %% ../nbs/05_bound.ipynb #0ccbda6a
 SETTINGS = ("FixedAll", "LearnedA", "LearnedAll")
@@ -360,7 +360,11 @@ def transformed_classifier(W, b,      # reference probe h_R: weights (K_R, d) an
     M = np.linalg.solve(A.T, W.T).T
     return M, b - M @ bias
 
-def _log_h(z, M, c, B, rows: int = 2048):
+def log_transformed_probs(z,                 # points (n, d) in the target feature space
+                          M, c,              # logits M z + c of h_R''', from `transformed_classifier`
+                          B,                 # label map (K_T, K_R), column-stochastic
+                          rows: int = 2048,  # points per chunk of the (rows, K_T, K_R) log-sum-exp
+                         ) -> np.ndarray:
     "log h_R'''(z) = log(B softmax(M z + c)), shape (n, K_T), in log space throughout; -inf only where B gives a class no mass."
     s = z @ M.T + c
     logp = s - logsumexp(s, axis=1, keepdims=True)                    # log softmax, finite however steep M is
@@ -395,8 +399,7 @@ def measured_tau(W, b,         # reference probe (K_R, d), (K_R,)
 # %% ../nbs/05_bound.ipynb #91a689e4
 def _class_masses_match(ys, ws, yt, K):
     "True when every class with mass on one side has mass on the other."
-    ms, mt = np.bincount(ys, weights=ws, minlength=K), np.bincount(yt, minlength=K)
-    return bool(((ms > 0) == (mt > 0)).all())
+    return bool(((class_prior(ys, K, ws / ws.sum()) > 0) == (class_prior(yt, K) > 0)).all())
 
 def mismatch_terms(atoms_z, atoms_k, atoms_w,  # R''': positions (N, d), target classes (N,), weights (N,)
                    hard_z, hard_k,              # reference points with their argmax-B class (authors' W)
@@ -442,7 +445,7 @@ def evaluate_bound(probe: LipschitzProbe, # reference probe h_R (standardised re
     moved = zr @ A.T + bias
     i, k = np.nonzero(B[:, yr].T > 0)                       # R''' atoms: (A z_i + b, k), weight C(y_i) B[k, y_i] / n
     aw = C[yr[i]] * B[k, yr[i]] / len(yr)
-    logT, logA = _log_h(zt, M, c, B), _log_h(moved[i], M, c, B)
+    logT, logA = log_transformed_probs(zt, M, c, B), log_transformed_probs(moved[i], M, c, B)
     target_loss = float(-logT[np.arange(len(yt)), yt].mean())
     R = float(max((logT.max(1) - logT.min(1)).max(), (logA.max(1) - logA.min(1)).max()))     # largest loss gap between labels
     taus = {"certified": lipschitz_constant(M), "fixed": preset.tau,
@@ -544,7 +547,7 @@ def task_relatedness(zr, yr,                  # reference features (n_R, d) and 
     A, bias, B, D = fit["A"], fit["bias"], fit["B"], fit["D"]
     M, c = transformed_classifier(probe_R.W, probe_R.b, A, bias)
     pseudo = yt_e is None
-    yt_eval = _log_h(zt_e, M, c, B).argmax(1) if pseudo else yt_e
+    yt_eval = log_transformed_probs(zt_e, M, c, B).argmax(1) if pseudo else yt_e
     ev = evaluate_bound(probe_R, A, bias, B, D, zr_e, yr_e, zt_e, yt_eval, p, A_bar=fit["A_bar"], seed=seed)
     t2 = time.perf_counter()
     transfer = None if yt is None else probe(zt, yt, K_T).loss(zt_e, yt_eval)

@@ -121,7 +121,8 @@ def leep(source_probs, # (N, C_s) soft predictions of the source classifier on t
     joint = torch.zeros(K, C, dtype=P.dtype, device=P.device).index_add_(0, y, P) / N   # P(y, z), (K, C_s)
     pz = joint.sum(0)
     cond = torch.where(pz > 0, joint / pz.clamp_min(torch.finfo(P.dtype).tiny), 0.0)   # P(y | z)
-    eep = (P @ cond.T).gather(1, y[:, None])              # sum_z P(y_i | z) theta_z(x_i), one BLAS product
+    eep = torch.cat([torch.einsum("ij,ij->i", P[i:i + 4096], cond[y[i:i + 4096]])   # sum_z P(y_i | z) theta_z(x_i): one row each,
+                     for i in range(0, N, 4096)])                                  # not the N x K product of which one column is used
     return float(torch.log(eep).mean())
 
 # %% ../nbs/06_metrics.ipynb #8fe6ccf7

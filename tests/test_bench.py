@@ -36,3 +36,37 @@ def test_transport_check_fails_when_the_label_cost_is_weak():
     inputs = bench.alg1_inputs(batch=60, d=8, k=3)
     assert bench.authors_transport_check(inputs)["ok"]
     assert not bench.authors_transport_check(inputs, nu=1e-3)["ok"]
+
+
+SMALL = dict(n=300, d=8, k=4, n_source_classes=10, n_ot=60)
+
+
+def test_busy_metrics_run_withholds_speed_but_judges_values(busy):
+    with pytest.warns(UserWarning, match="not a fair comparison"):
+        res = bench.bench_metrics(**SMALL, devices=["cpu"])
+    speed = [v for v in bench.metrics_verdicts(res) if "as fast" in v["claim"]]
+    values = [v for v in bench.metrics_verdicts(res) if "same value" in v["claim"]]
+    assert len(speed) == len(values) == 8
+    assert all(v["held"] is None for v in speed) and all(v["held"] for v in values)
+
+
+def test_a_value_that_differs_from_the_official_code_is_not_held(monkeypatch):
+    from taskrel.reference import metrics as ref
+    monkeypatch.setitem(ref.OFFICIAL, "nce", lambda source_labels, labels: 123.0)   # a wrong yardstick
+    res = bench.bench_metrics(**SMALL, devices=["cpu"])
+    wrong = [v for v in bench.metrics_verdicts(res) if v["claim"].startswith("nce: the same value")]
+    assert len(wrong) == 1 and wrong[0]["held"] is False and wrong[0]["value"] > 1e-3
+
+
+def test_metrics_command_exits_1_when_a_value_differs(monkeypatch, tmp_path):
+    from taskrel.reference import metrics as ref
+    monkeypatch.setitem(ref.OFFICIAL, "nce", lambda source_labels, labels: 123.0)
+    args = ["metrics", "--n", "300", "--d", "8", "--k", "4", "--n-ot", "60", "--n-source-classes", "10", "--devices", "cpu"]
+    assert bench.main(args + ["--allow-dirty", "--out", str(tmp_path / "m.json")]) == 1
+    assert (tmp_path / "m.json").exists()                                   # the evidence is kept
+
+
+def test_metrics_require_quiet_refuses_on_a_busy_machine(busy, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    assert bench.main(["metrics", "--n", "300", "--d", "8", "--require-quiet", "--allow-dirty", "--out", str(out)]) == 3
+    assert not out.exists() and "refusing" in capsys.readouterr().err

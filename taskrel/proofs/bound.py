@@ -13,7 +13,7 @@ from ..transforms import (FiniteDistribution, LinearSoftmax, expected_loss, rewe
     conditional_entropy, transform_distribution, transform_classifier, as_linear_softmax, is_permutation, fit_linear_softmax)
 from ..ot import label_wasserstein, class_wasserstein
 from ..probe import Standardizer, lipschitz_constant, train_probe
-from ..bound import _log_h, exact_coupling
+from ..bound import log_transformed_probs, exact_coupling
 from .transforms import (random_distribution, random_overlapping_distribution, random_prior, random_label_map,
     random_invertible, random_probe)
 from .wasserstein import target_tau
@@ -166,7 +166,7 @@ def certified_w_sides(M, c, B,               # h(z) = B softmax(M z + c)
     M, c, B = _classifier(M, c, B)
     if R3.n_classes != B.shape[0] or T.n_classes != B.shape[0]:
         raise ValueError(f"R3, T: have {R3.n_classes} and {T.n_classes} classes but B maps to {B.shape[0]}; all three must agree.")
-    logR, logT = _log_h(R3.z, M, c, B), _log_h(T.z, M, c, B)
+    logR, logT = log_transformed_probs(R3.z, M, c, B), log_transformed_probs(T.z, M, c, B)
     loss_T, loss_R3 = float(-(T.w * logT[np.arange(T.n), T.y]).sum()), float(-(R3.w * logR[np.arange(R3.n), R3.y]).sum())
     gap = float(max((L.max(1) - L.min(1))[w > 0].max() for L, w in ((logR, R3.w), (logT, T.w))))
     tau = lipschitz_constant(M)
