@@ -10,15 +10,16 @@ import pandas as pd
 import torch
 import ot
 from . import metrics
-from .bound import exact_coupling, fit_transforms, fixed_label_map, resolve_preset, transport_term
+from .bound import exact_coupling, fit_transforms, fixed_label_map, resolve_preset, task_relatedness, transport_term
 from .reference.metrics import race
 from .results import device_info, load, save
 
 # %% auto #0
-__all__ = ['METRIC_CALLS', 'ALG1_SCALES', 'ALG1_METHODS', 'PAPER_ALG1', 'metric_inputs', 'time_metric', 'bench_metrics',
-           'metrics_verdicts', 'results_table', 'alg1_inputs', 'authors_alg1', 'run_taskrel', 'run_authors',
-           'time_alg1', 'first_epoch_check', 'authors_transport_check', 'interleaved', 'alg1_records', 'bench_alg1',
-           'alg1_verdicts', 'alg1_table', 'build_parser', 'main', 'show_results']
+__all__ = ['METRIC_CALLS', 'ALG1_SCALES', 'ALG1_METHODS', 'PAPER_ALG1', 'TARGETS', 'metric_inputs', 'time_metric',
+           'bench_metrics', 'metrics_verdicts', 'results_table', 'alg1_inputs', 'authors_alg1', 'run_taskrel',
+           'run_authors', 'time_alg1', 'first_epoch_check', 'authors_transport_check', 'interleaved', 'alg1_records',
+           'bench_alg1', 'alg1_verdicts', 'alg1_table', 'full_estimate', 'time_demo', 'bench_targets',
+           'targets_verdicts', 'targets_table', 'build_parser', 'main', 'show_results']
 
 # %% ../nbs/08_bench.ipynb #e16aad7a
 def metric_inputs(n: int = 50_000,            # target samples
@@ -384,6 +385,84 @@ def alg1_table(records: list) -> pd.DataFrame:
                                median_s=PAPER_ALG1["seconds_per_epoch"])]).set_index(["scale", "method"])
     return pd.concat([df, paper]).astype(object).fillna("–")      # –: the paper reports one number, no ratio to this machine's loop
 
+# %% ../nbs/08_bench.ipynb #tg000002
+TARGETS = {"full_estimate_s": 60.0, "fast_vs_dense_rel": 0.01, "demo_s": 30.0}   # issue 10's targets on two CPU cores
+
+def full_estimate(zr, yr, zt, yt,          # features and labels of both tasks
+                  epochs: int = 2000,      # Alg. 1 epochs
+                  solver: str = "auto",    # 'auto' (blocks where exact) or 'emd' (dense)
+                  seed: int = 0, device: str = "cpu",
+                  **overrides,             # more Preset fields, e.g. batch_size
+                 ) -> dict:
+    "One `task_relatedness` run (certified preset, LearnedA): wall seconds, the stage timings, the bound and the solvers used."
+    t0 = time.perf_counter()
+    r = task_relatedness(zr, yr, zt, yt, preset="certified", setting="LearnedA", epochs=epochs, solver=solver, seed=seed,
+                         device=device, progress=False, **overrides)
+    solvers = pd.Series([h["solver"] for h in r.history]).value_counts().to_dict()
+    return {"seconds": time.perf_counter() - t0, "timings": r.details["timings"], "bound": r.total, "target_loss": r.transferability,
+            "solvers": solvers}
+
+# %% ../nbs/08_bench.ipynb #tg000003
+def time_demo(root=None) -> float:
+    "Wall seconds of `taskrel demo` run in-process (its output discarded, the chart written to a temporary file)."
+    import contextlib, io, tempfile
+    from taskrel.cli import main as cli_main
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        t0 = time.perf_counter()
+        rc = cli_main(["demo", "--quiet", "--out", os.path.join(tmp, "demo.png")] + (["--root", str(root)] if root else []))
+        sec = time.perf_counter() - t0
+    if rc != 0: raise RuntimeError(f"taskrel demo exited with {rc}")
+    return sec
+
+# %% ../nbs/08_bench.ipynb #tg000004
+def bench_targets(epochs: int = 2000,     # Alg. 1 epochs of the full estimate and of the fast/dense pair
+                  seed: int = 0,
+                  root=None,              # data root for MNIST/USPS (default: $TASKREL_DATA, then ./data)
+                  pets: str = "pets",     # the ALG1_SCALES task of the full estimate
+                  verbose: bool = False) -> dict:
+    "The three whole runs of the targets: a full estimate at the Pets scale, fast vs dense on MNIST -> USPS, the demo; with the load guard."
+    from taskrel.data import demo_tasks
+    before, t0 = list(os.getloadavg()), time.perf_counter()
+    sz = {k: ALG1_SCALES[pets][k] for k in ("batch", "d", "k")}
+    inp = alg1_inputs(**sz, seed=seed)
+    recs = [{"run": f"full estimate, {pets} scale", **sz, "epochs": epochs,
+             **full_estimate(inp["zr"], inp["yr"], inp["zt"], inp["yt"], epochs, "auto", seed, batch_size=sz["batch"])}]
+    if verbose: print(recs[-1], flush=True)
+    t = demo_tasks(root=root, seed=seed)
+    for solver in ("auto", "emd"):
+        recs.append({"run": f"MNIST -> USPS, solver {solver}", "batch": 1000, "d": t["zr"].shape[1], "k": 10, "epochs": epochs,
+                     "source": t["source"], **full_estimate(t["zr"], t["yr"], t["zt"], t["yt"], epochs, solver, seed,
+                                                           zr_test=t["zr_test"], yr_test=t["yr_test"], zt_test=t["zt_test"], yt_test=t["yt_test"])})
+        if verbose: print(recs[-1], flush=True)
+    recs.append({"run": "taskrel demo", "seconds": time_demo(root)})
+    if verbose: print(recs[-1], flush=True)
+    loads, after = [before[0], os.getloadavg()[0]], list(os.getloadavg())
+    guard = {"cores": _cores(), "torch_threads": torch.get_num_threads(), "load_before": before, "load_after": after,
+             "max_load_1min": max(loads), "load_ok": bool(max(loads) <= _cores())}
+    if not guard["load_ok"]: warnings.warn(f"1-minute load reached {guard['max_load_1min']:.2f} on {guard['cores']} cores: the times are not representative.")
+    return {"records": recs, "load": guard, "wall_seconds": time.perf_counter() - t0,
+            "config": {"epochs": epochs, "seed": seed, "pets": {pets: ALG1_SCALES[pets]}, "targets": TARGETS, "device": "cpu"}}
+
+# %% ../nbs/08_bench.ipynb #tg000005
+def targets_verdicts(res: dict) -> list:
+    "The three targets; a timing is judged only on a quiet machine, the fast/dense agreement always."
+    by, ok = {r["run"]: r for r in res["records"]}, res["load"]["load_ok"]
+    full = next(r for r in res["records"] if r["run"].startswith("full estimate"))
+    fast, dense = by["MNIST -> USPS, solver auto"], by["MNIST -> USPS, solver emd"]
+    rel = abs(fast["bound"] - dense["bound"]) / abs(dense["bound"])
+    return [{"claim": f"{full['run']}: probes + {full['epochs']} epochs + evaluation in <= {TARGETS['full_estimate_s']:g} s",
+             "value": full["seconds"], "unit": "s", "held": bool(full["seconds"] <= TARGETS["full_estimate_s"]) if ok else None},
+            {"claim": f"MNIST -> USPS after {fast['epochs']} epochs: the fast path's bound within {TARGETS['fast_vs_dense_rel']:.0%} of the dense run's",
+             "value": rel, "unit": "relative difference", "held": bool(rel <= TARGETS["fast_vs_dense_rel"])},
+            {"claim": f"taskrel demo in <= {TARGETS['demo_s']:g} s", "value": by["taskrel demo"]["seconds"], "unit": "s",
+             "held": bool(by["taskrel demo"]["seconds"] <= TARGETS["demo_s"]) if ok else None}]
+
+def targets_table(records: list) -> pd.DataFrame:
+    "One row per run: total seconds, the stage timings, the bound."
+    rows = [{"run": r["run"], "seconds": r["seconds"], **{f"{k}_s": v for k, v in r.get("timings", {}).items()}, "bound": r.get("bound")}
+            for r in records]
+    return pd.DataFrame(rows).set_index("run")
+
 # %% ../nbs/08_bench.ipynb #20796521
 def _quiet_or_refuse(args) -> bool:
     "False (with a message) when --require-quiet is given and the 1-minute load exceeds the cores."
@@ -403,6 +482,18 @@ def _run_metrics(args, argv) -> int:
                 verdicts=metrics_verdicts(res))
     print(f"wrote {path}"); print(results_table(res["records"]).round(4).to_string())
     return 0 if all(v["held"] is not False for v in metrics_verdicts(res) if "same value" in v["claim"]) else 1
+
+def _run_targets(args, argv) -> int:
+    "The `targets` subcommand: the three whole runs, saved with their verdicts."
+    if args.threads: torch.set_num_threads(args.threads)
+    if not _quiet_or_refuse(args): return 3
+    res = bench_targets(args.epochs, args.seed, args.root, verbose=True)
+    path = save(args.out, res["records"], figure="bench_targets", command="python -m taskrel.bench " + " ".join(argv),
+                config=res["config"], seeds={"task": args.seed}, modules=["taskrel.bench", "taskrel.bound", "taskrel.ot", "taskrel.probe", "taskrel.cli"],
+                allow_dirty=args.allow_dirty, extra_header={"wall_seconds": res["wall_seconds"], "load_guard": res["load"]},
+                verdicts=targets_verdicts(res))
+    print(f"wrote {path}"); print(targets_table(res["records"]).round(3).to_string())
+    return 0
 
 def _run_alg1(args, argv) -> int:
     "The `alg1` subcommand: check the load, run, save, print the table and the headline (or a warning under load)."
@@ -452,6 +543,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", default="data/results/bench_alg1.json", help="where to write the results file")
     a.add_argument("--allow-dirty", action="store_true", help="write from a working tree with uncommitted changes (recorded)")
     a.set_defaults(run=_run_alg1)
+    t = sub.add_parser("targets", help="whole runs against the targets: a full estimate at the Pets scale, fast vs dense, the demo")
+    t.add_argument("--epochs", type=int, default=2000, help="Alg. 1 epochs of the full estimate and the fast/dense pair (default 2000)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--root", default=None, help="data root holding MNIST and USPS (default: $TASKREL_DATA, then ./data)")
+    t.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    t.add_argument("--require-quiet", action="store_true", help="refuse to start when the 1-minute load exceeds the cores")
+    t.add_argument("--out", default="data/results/bench_targets.json", help="where to write the results file")
+    t.add_argument("--allow-dirty", action="store_true", help="write from a working tree with uncommitted changes (recorded)")
+    t.set_defaults(run=_run_targets)
     return p
 
 def main(argv=None) -> int:
@@ -479,6 +579,7 @@ def show_results(path, # a results file written by `python -m taskrel.bench`
     h = res["header"]
     print(h["command"], "|", h["git_commit"], "dirty" if h["git_dirty"] else "clean", "|", h["date"], "|", h["device"], "| load", h["load_average"])
     for v in res.get("verdicts", []):
-        value = "" if "value" not in v else f"({v['value']:.2f}x)" if v.get("unit", "x") == "x" else f"({v['value']:.1e})"
+        unit = v.get("unit", "x")
+        value = "" if "value" not in v else f"({v['value']:.2f}x)" if unit == "x" else f"({v['value']:.1f} s)" if unit == "s" else f"({v['value']:.1e})"
         print(("held    " if v["held"] else "unjudged" if v["held"] is None else "NOT held"), v["claim"], value)
-    return (alg1_table if h["figure"] == "bench_alg1" else results_table)(res["records"])
+    return {"bench_alg1": alg1_table, "bench_targets": targets_table}.get(h["figure"], results_table)(res["records"])

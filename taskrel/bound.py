@@ -18,8 +18,9 @@ from scipy.special import logsumexp
 # %% auto #0
 __all__ = ['SETTINGS', 'DISTANCES', 'SOLVERS', 'TAU_SOURCES', 'MISMATCHES', 'SAMPLINGS', 'STANDARDIZATIONS', 'PRESETS', 'Preset',
            'resolve_preset', 'fixed_label_map', 'per_class_sample', 'exact_coupling', 'AlgorithmVariables',
-           'transport_term', 'fit_transforms', 'TaskRelatedness', 'transformed_classifier', 'log_transformed_probs',
-           'measured_tau', 'mismatch_terms', 'evaluate_bound', 'matched_label_map', 'task_relatedness']
+           'transport_term', 'label_cost_at', 'fit_transforms', 'TaskRelatedness', 'transformed_classifier',
+           'log_transformed_probs', 'measured_tau', 'mismatch_terms', 'evaluate_bound', 'matched_label_map',
+           'task_relatedness']
 
 # %% ../nbs/05_bound.ipynb #0ccbda6a
 SETTINGS = ("FixedAll", "LearnedA", "LearnedAll")
@@ -31,7 +32,8 @@ SAMPLINGS = ("per_class", "random")
 STANDARDIZATIONS = ("per_task", "reference", "none")
 _CHOICES = dict(setting=SETTINGS, distance=DISTANCES, solver=SOLVERS, tau_source=TAU_SOURCES, mismatch=MISMATCHES,
                 target_sampling=SAMPLINGS, standardize=STANDARDIZATIONS, reference_prior=("empirical", "uniform"),
-                D_init=("prior", "softmax_prior"), measured_style=("separate", "summed"), dtype=("float32", "float64"))
+                D_init=("prior", "softmax_prior"), measured_style=("separate", "summed"), dtype=("float32", "float64"),
+                B_init=("random", "label_map"))
 
 # %% ../nbs/05_bound.ipynb #c29f5880
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class Preset:
     epochs: int = 1000                 # Alg. 1 epochs (one coupling and one Adam step each)
     batch_size: int | None = None      # points per batch; None = max(1000, 2d)
     nu: float = 1e6                    # label cost of the training coupling
+    nu_start: float = 1.0              # with nu_anneal > 0: the label cost at epoch 0, growing geometrically to nu
+    nu_anneal: int = 0                 # epochs over which the label cost grows from nu_start to nu (0: nu throughout, as the authors)
+    B_init: str = "random"             # LearnedAll's initial B: 'random' (authors: uniform random logits) or 'label_map' (near label_map's B)
     lr: float = 1e-2                   # Adam rate for A, A_bar, bias, B
     lr_D: float = 1e-3                 # Adam rate for D
     dtype: str = "float32"             # precision of the optimisation (evaluation is always float64)
@@ -63,7 +68,7 @@ class Preset:
     def probe_kwargs(self) -> dict: return dict(self.probe)   # keyword arguments of train_probe
 
 # %% ../nbs/05_bound.ipynb #2309e1dc
-_OURS = dict(epochs=1000, lr=1e-2, rho=1e4, penalty="true+random")
+_OURS = dict(epochs=1000, lr=1e-2, rho=1e4, penalty="true+random", dtype="float32")   # float32 training: 2.5x faster; any probe is valid, and it is evaluated in float64
 PRESETS = {
     "certified": Preset("certified", probe=tuple(_OURS.items())),
     "paper": Preset("paper", tau_source="fixed", mismatch="lemma4", probe=tuple(_OURS.items())),
@@ -98,7 +103,8 @@ def resolve_preset(preset="certified", # a name in PRESETS or a Preset
     if "probe" in over: over["probe"] = tuple((p.probe_kwargs | dict(over["probe"])).items())
     p = replace(p, **over)
     for k, choices in _CHOICES.items(): _check_choice(getattr(p, k), k, choices)
-    for k in ("tau", "nu", "lr", "lr_D"):
+    if int(p.nu_anneal) != p.nu_anneal or p.nu_anneal < 0: raise ValueError(f"nu_anneal={p.nu_anneal!r}: must be an integer >= 0 (epochs).")
+    for k in ("tau", "nu", "nu_start", "lr", "lr_D"):
         v = getattr(p, k)
         if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0): raise ValueError(f"{k}={v!r}: must be a positive number.")
     if int(p.epochs) != p.epochs or p.epochs < 1: raise ValueError(f"epochs={p.epochs!r}: must be a positive integer.")
@@ -143,6 +149,16 @@ def _hard_labels(B) -> np.ndarray | None:
     B = np.asarray(B)
     return B.argmax(0) if np.isin(B, (0.0, 1.0)).all() and (B.sum(0) == 1).all() else None
 
+def _block_costs(X, Zt, ys, yt) -> dict:
+    "||x_i - z_j|| within each class: {class: (s, s) float64 array}, one batched torch.cdist per block size (one kernel, not K)."
+    idx = {int(k): (np.flatnonzero(ys == k), np.flatnonzero(yt == k)) for k in np.unique(ys)}
+    out = {}
+    for size in {len(i) for i, _ in idx.values()}:
+        ks = [k for k, (i, _) in idx.items() if len(i) == size]
+        I, J = (torch.as_tensor(np.stack([idx[k][side] for k in ks]), device=X.device) for side in (0, 1))
+        out.update(zip(ks, torch.cdist(X[I], Zt[J]).double().cpu().numpy()))   # (len(ks), size, size)
+    return out
+
 def exact_coupling(X, Zt,          # transformed reference batch (n, d) and target batch (m, d), torch
                    yb, yt_b,       # their labels: reference classes (n,) and target classes (m,), numpy
                    B,              # current label map (K_T, K_R), numpy
@@ -152,8 +168,8 @@ def exact_coupling(X, Zt,          # transformed reference batch (n, d) and targ
     "Sparse exact plan for cost ||x - z_t|| + nu ||B e(y) - e(y_t)|| with uniform weights: (rows, cols, masses, method)."
     hard = _hard_labels(B)
     if solver != "emd" and hard is not None and matching_counts(hard[yb], yt_b):
-        cost = lambda i, j: torch.cdist(X[i], Zt[j]).double().cpu().numpy()
-        r, c = block_assignment(hard[yb], yt_b, cost)
+        costs = _block_costs(X, Zt, hard[yb], yt_b)
+        r, c = block_assignment(hard[yb], yt_b, lambda i, j: costs[int(hard[yb[i[0]]])])
         return r, c, np.full(len(r), 1 / len(r)), "blocks"
     if solver == "blocks": raise ValueError("solver='blocks' needs a hard B and equal class counts in the two batches; use solver='auto'.")
     lab = np.linalg.norm(B[:, yb].T[:, None, :] - np.eye(B.shape[0])[yt_b][None], axis=2)
@@ -171,7 +187,9 @@ class AlgorithmVariables(torch.nn.Module):
                  setting: str,            # 'FixedAll', 'LearnedA' or 'LearnedAll'
                  D_init: str = "prior",   # 'prior' or 'softmax_prior'
                  seed: int = 0,           # seeds B's initial logits
-                 dtype=torch.float32):
+                 dtype=torch.float32,
+                 B_init: str = "random",  # 'random' logits in [0, 1) (the authors), or 'label_map': B starts at 0.9 B_fixed + 0.1 / K_T
+                ):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
         learn_A, self.learn_all = setting != "FixedAll", setting == "LearnedAll"
@@ -179,6 +197,8 @@ class AlgorithmVariables(torch.nn.Module):
         self.A, self.A_bar = torch.nn.Parameter(eye.clone(), learn_A), torch.nn.Parameter(eye.clone(), learn_A)
         self.bias = torch.nn.Parameter(torch.zeros(d, dtype=dtype), learn_A)
         self.B_logits = torch.nn.Parameter(torch.rand(tuple(np.shape(B_fixed)), generator=g, dtype=dtype), self.learn_all)
+        if B_init == "label_map":                                   # each column a distribution leaning on B_fixed's class
+            self.B_logits.data = torch.log(0.9 * torch.as_tensor(B_fixed, dtype=dtype) + 0.1 / len(B_fixed))
         pr = torch.as_tensor(prior_R, dtype=dtype)
         self.D_logits = torch.nn.Parameter(torch.log(pr) if D_init == "prior" else pr.clone(), self.learn_all)
         self.register_buffer("B_fixed", torch.as_tensor(B_fixed, dtype=dtype))
@@ -237,27 +257,35 @@ def _pseudo_labels(V, ZT, WR, bR):
         M = WR @ V.A_bar                                     # (K_R, d): W A_bar once, not A_bar on every point
         return (torch.softmax((ZT - V.bias) @ M.T + bR, 1) @ V.B().T).argmax(1).cpu().numpy()
 
-def _objective_parts(V, p, ZR, YR, ib, ZT, ytb, jb, K_T, prior_R, pT, class_loss, n_ref):
+def _objective_parts(V, p, ZR, YR, ib, ZT, ytb, jb, K_T, prior_R, pT, class_loss, n_ref, nu, solver):
     "The Alg. 1 objective for one batch pair: (loss, batch W, cross-class mass, solver used)."
     B, D = V.B(), V.D()
     H, rw = _entropy_term(B, D), _reweighted_term(D, prior_R, class_loss, n_ref)
     X, eb, Zt = V(ZR[ib]), B[:, YR[ib]].T, ZT[jb]
     et = torch.nn.functional.one_hot(torch.as_tensor(ytb, device=Zt.device), K_T).to(Zt.dtype)
-    w, cross, how = float("nan"), float("nan"), p.solver
+    w, cross, how = float("nan"), float("nan"), solver
     if p.distance == "gaussian":
         mism = _gaussian_term(X, eb * (D / prior_R)[YR[ib]][:, None], Zt, et, pT, p.lam)
-    elif p.solver == "sinkhorn":
+    elif solver == "sinkhorn":
         mism = _sinkhorn_term(X, eb, Zt, et, 0.05 * (2 * X.shape[1]) ** 0.5, 100.0 * X.shape[1])
     else:
         Bn = B.detach().double().cpu().numpy()
-        r, c, m, how = exact_coupling(X.detach(), Zt, YR[ib].cpu().numpy(), ytb, Bn, p.nu, p.solver)
-        mism = transport_term(X, Zt, eb, et, (r, c, m), p.nu)
+        r, c, m, how = exact_coupling(X.detach(), Zt, YR[ib].cpu().numpy(), ytb, Bn, nu, solver)
+        mism = transport_term(X, Zt, eb, et, (r, c, m), nu)
         w = float((m * (X.detach()[r] - Zt[c]).norm(dim=1).double().cpu().numpy()).sum())
         cross = float(m[Bn.argmax(0)[YR[ib].cpu().numpy()[r]] != ytb[c]].sum())
     eye = torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
     loss = (H + rw + mism + ((pT - B @ D) ** 2).sum()
             + ((V.A @ V.A_bar - eye) ** 2).sum() + ((V.A_bar @ V.A - eye) ** 2).sum())
     return loss, dict(label_mismatch=float(H.detach()), reweighted_loss=float(rw.detach()), batch_wasserstein=w, cross_class_mass=cross, solver=how)
+
+# %% ../nbs/05_bound.ipynb #nu000002
+def label_cost_at(p: Preset,  # the recipe
+                  epoch: int, # 0-based epoch of Algorithm 1
+                 ) -> float:
+    "The label cost nu of one epoch: nu itself, or during the first nu_anneal epochs nu_start (nu / nu_start)^(epoch / nu_anneal)."
+    if epoch >= p.nu_anneal: return float(p.nu)
+    return float(p.nu_start * (p.nu / p.nu_start) ** (epoch / p.nu_anneal))
 
 # %% ../nbs/05_bound.ipynb #b194fb70
 def fit_transforms(zr, yr,                   # reference features (n_R, d) and labels 0..K_R-1 (standardised features)
@@ -279,7 +307,8 @@ def fit_transforms(zr, yr,                   # reference features (n_R, d) and l
     K_R, K_T, d = int(yr.max()) + 1, n_target_classes, zr.shape[1]
     prior_R = np.bincount(yr, minlength=K_R) / len(yr) if p.reference_prior == "empirical" else np.full(K_R, 1 / K_R)
     B_fixed = fixed_label_map(K_T, K_R, p.label_map, seed) if B_fixed is None else B_fixed
-    V = AlgorithmVariables(d, B_fixed, prior_R, p.setting, p.D_init, seed, dt).to(dev)
+    V = AlgorithmVariables(d, B_fixed, prior_R, p.setting, p.D_init, seed, dt, p.B_init).to(dev)
+    B_initial = V.B().detach().double().cpu().numpy()
     groups = [{"params": [V.A, V.A_bar, V.bias], "lr": p.lr}]
     if p.setting == "LearnedAll": groups += [{"params": [V.B_logits], "lr": p.lr}, {"params": [V.D_logits], "lr": p.lr_D}]
     opt = torch.optim.Adam(groups) if p.setting != "FixedAll" else None
@@ -300,15 +329,17 @@ def fit_transforms(zr, yr,                   # reference features (n_R, d) and l
             ib = per_class_sample(by_class_R, D_now, batch, rng)
             jb = (per_class_sample(by_class_T, prior_T, batch, rng) if p.target_sampling == "per_class"
                   else rng.choice(len(zt), min(batch, len(zt)), replace=False))
-        loss, parts = _objective_parts(V, p, ZR, YR, ib, ZT, labels[jb], jb, K_T, pR, T(prior_T), class_loss, len(yr))
+        nu = label_cost_at(p, ep)
+        solver = "emd" if nu < p.nu and p.solver in ("auto", "blocks") else p.solver   # the blocks are exact only for a large nu
+        loss, parts = _objective_parts(V, p, ZR, YR, ib, ZT, labels[jb], jb, K_T, pR, T(prior_T), class_loss, len(yr), nu, solver)
         if opt is not None: opt.zero_grad(); loss.backward(); opt.step()
-        hist.append(dict(epoch=ep, objective=float(loss.detach()), **parts,
+        hist.append(dict(epoch=ep, objective=float(loss.detach()), nu=nu, **parts,
                          batch_bound=parts["reweighted_loss"] + parts["label_mismatch"] + p.tau * parts["batch_wasserstein"]))
     with torch.no_grad():   # B and D from their logits in float64, so they are stochastic to rounding in float64
         out = {k: v.detach().double().cpu().numpy() for k, v in dict(A=V.A, A_bar=V.A_bar, bias=V.bias).items()}
         out["B"] = torch.softmax(V.B_logits.double(), 0).cpu().numpy() if V.learn_all else np.asarray(B_fixed, float)
         out["D"] = torch.softmax(V.D_logits.double(), 0).cpu().numpy()
-    return out | dict(history=hist, prior_R=prior_R, B_fixed=np.asarray(B_fixed))
+    return out | dict(history=hist, prior_R=prior_R, B_fixed=np.asarray(B_fixed), B_initial=B_initial)
 
 # %% ../nbs/05_bound.ipynb #a838c8c0
 @dataclass
@@ -557,6 +588,7 @@ def task_relatedness(zr, yr,                  # reference features (n_R, d) and 
                    eval_split=split, pseudo_labels=pseudo, seed=seed, batch_size=batch, feature_dim=d,
                    cross_class_mass=_mean_or_none([h["cross_class_mass"] for h in fit["history"]]),
                    solvers=sorted({h["solver"] for h in fit["history"]}),
+                   B_initial=np.round(fit["B_initial"], 6).tolist(),   # the label map Alg. 1 started from (K_T, K_R)
                    timings=dict(probes=t_probe + (t3 - t2), alg1=t1 - t0 - t_probe, evaluation=t2 - t1))
     return TaskRelatedness(ev["reweighted_loss"], ev["label_mismatch"], ev["distribution_mismatch"], ev["tau"], ev["total"], transfer,
                            ev["transformed_reference_loss"], p, A, fit["A_bar"], bias, B, D, probe_R, fit["history"], details)

@@ -48,6 +48,11 @@ def _classes(y, n: int, name: str = "labels", device=None, min_classes: int = 2)
         raise ValueError(f"{name}: has {k} distinct class(es); a transferability score needs at least {min_classes} target classes.")
     return torch.from_numpy(codes.astype(np.int64)).to(device), k
 
+def _labelled_features(features, labels):
+    "Validated target features (float64 tensor, not constant), their labels as codes on the same device, and K: (F, y, K)."
+    F = _not_constant(_features(features, "features"), "features")
+    return (F, *_classes(labels, len(F), "labels", F.device))
+
 def _onehot(y: torch.Tensor, k: int) -> torch.Tensor:
     "One-hot float64 matrix (n, k) of codes `y`."
     return tF.one_hot(y, k).to(torch.float64)
@@ -94,8 +99,7 @@ def logme(features,                   # (N, D) features of the target data, nump
           exact_logdet: bool = False, # count every zero eigenvalue of F^T F in the log-determinant (the true evidence)
          ) -> float:
     "LogME (You et al., ICML 2021): the mean over classes of the maximum log evidence of a Bayesian linear fit, divided by N; higher is better."
-    F = _not_constant(_features(features, "features"), "features")
-    y, K = _classes(labels, len(F), "labels", F.device)
+    F, y, K = _labelled_features(features, labels)
     Y = _onehot(y, K)
     sig, x = _logme_basis(F, Y)
     return float(_logme_evidence(sig, x, Y, F.shape[1], exact_logdet).mean())
@@ -145,9 +149,8 @@ def hscore(features, # (N, D) features of the target data
            labels,   # (N,) integer target labels
           ) -> float:
     "H-score (Bao et al., ICIP 2019): `tr(pinv(cov f) cov E[f | y])` with a true matrix product; higher is better."
-    F = _not_constant(_features(features, "features"), "features")
+    F, y, K = _labelled_features(features, labels)
     N, D = F.shape
-    y, K = _classes(labels, N, "labels", F.device)
     Y = _onehot(y, K); n = Y.sum(0)
     Fc = F - F.mean(0)
     cov_f = Fc.T @ Fc / (N - 1)
@@ -188,8 +191,7 @@ def pactran(features,               # (N, D) features of the target data
             maxiter: int = 100,     # L-BFGS-B iterations, as the authors' code
            ) -> float:
     "PACTran-Gaussian (Ding et al., ECCV 2022): `L(th) + ||W||^2 / (2 lam) + D K s2 / (2 lam) log(lam trH / (D K))` at the fitted head, `lam = lda_factor N`; lower is better."
-    F = _not_constant(_features(features, "features"), "features")
-    y, K = _classes(labels, len(F), "labels", F.device)
+    F, y, K = _labelled_features(features, labels)
     rng = np.random.default_rng(seed)
     if n_per_class is not None and n_per_class * K < len(F):
         idx = torch.from_numpy(np.sort(rng.permutation(len(F))[: n_per_class * K])).to(F.device)
@@ -232,9 +234,8 @@ def sfda(features, # (N, D) features of the target data
          labels,   # (N,) integer target labels
         ) -> float:
     "SFDA (Shao et al., ECCV 2022): the mean probability of the true class under shrinkage Fisher discriminants refit on ConfMix features; higher is better."
-    X = _not_constant(_features(features, "features"), "features")
+    X, y, K = _labelled_features(features, labels)
     N, D = X.shape
-    y, K = _classes(labels, N, "labels", X.device)
     Y = _onehot(y, K); n = Y.sum(0); rows = torch.arange(N, device=X.device)
     prob, eps, means = _shrunk_lda(X, y, Y, n)
     p = torch.softmax(prob, 1)[rows, y][:, None]           # softened probability of the true class

@@ -98,6 +98,13 @@ def _class_blocks(ys, yt, a, b, atol):
     return [(k, (ma[k] + mb[k]) / 2, np.flatnonzero(ys == k), np.flatnonzero(yt == k))
             for k in range(K) if ma[k] > 0 and mb[k] > 0]
 
+def _classwise_sum(zs, ys, zt, yt, a, b, atol, distance):
+    "sum_k P(k) distance(source class k, target class k, their renormalised weights); inf when the class masses differ."
+    zs, ys, zt, yt, a, b = _labelled(zs, ys, zt, yt, a, b)
+    blocks = _class_blocks(ys, yt, a, b, atol)
+    if blocks is None: return float("inf")
+    return float(sum(m * distance(zs[i], zt[j], a[i] / a[i].sum(), b[j] / b[j].sum()) for k, m, i, j in blocks))
+
 # %% ../nbs/04_ot.ipynb #88d08f98
 def label_coupling(zs, ys,       # source features (n_s, d) and labels (n_s,)
                    zt, yt,       # target features (n_t, d) and labels (n_t,)
@@ -125,10 +132,7 @@ def label_wasserstein(zs, ys,       # source features (n_s, d) and labels (n_s,)
                       atol:float=1e-9,  # tolerance on the equality of class masses
                      ) -> float:
     "Exact W_d with d = ||z - z'||_2 + inf * [y != y'] (Eq. 2-3); inf when the class masses differ."
-    zs, ys, zt, yt, a, b = _labelled(zs, ys, zt, yt, a, b)
-    blocks = _class_blocks(ys, yt, a, b, atol)
-    if blocks is None: return float("inf")
-    return float(sum(m * emd_cost(a[i] / a[i].sum(), b[j] / b[j].sum(), cost_matrix(zs[i], zt[j])) for k, m, i, j in blocks))
+    return _classwise_sum(zs, ys, zt, yt, a, b, atol, lambda x, y, wx, wy: emd_cost(wx, wy, cost_matrix(x, y)))
 
 # %% ../nbs/04_ot.ipynb #19295446
 def label_wasserstein_nu(zs, ys,       # source features (n_s, d) and labels (n_s,)
@@ -245,8 +249,4 @@ def entropic_label_wasserstein(zs, ys, zt, yt, # labelled source and target samp
                                atol:float=1e-9, # tolerance on the equality of class masses
                               ) -> float:
     "Entropic estimate of W_d: sum over classes of P(k) times the p=1 Sinkhorn divergence of the conditionals; inf when class masses differ."
-    zs, ys, zt, yt, a, b = _labelled(zs, ys, zt, yt, a, b)
-    blocks = _class_blocks(ys, yt, a, b, atol)
-    if blocks is None: return float("inf")
-    return float(sum(m * sinkhorn_wasserstein(zs[i], zt[j], a[i] / a[i].sum(), b[j] / b[j].sum(), p=1, blur=blur, scaling=scaling)
-                     for k, m, i, j in blocks))
+    return _classwise_sum(zs, ys, zt, yt, a, b, atol, lambda x, y, wx, wy: sinkhorn_wasserstein(x, y, wx, wy, p=1, blur=blur, scaling=scaling))

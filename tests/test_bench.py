@@ -70,3 +70,31 @@ def test_metrics_require_quiet_refuses_on_a_busy_machine(busy, tmp_path, capsys)
     out = tmp_path / "m.json"
     assert bench.main(["metrics", "--n", "300", "--d", "8", "--require-quiet", "--allow-dirty", "--out", str(out)]) == 3
     assert not out.exists() and "refusing" in capsys.readouterr().err
+
+
+def _targets_result(full_s, fast_bound, dense_bound, demo_s, load_ok=True):
+    "A bench_targets result as the verdicts read it (records and the load guard only)."
+    return {"load": {"load_ok": load_ok},
+            "records": [{"run": "full estimate, pets scale", "epochs": 2000, "seconds": full_s},
+                        {"run": "MNIST -> USPS, solver auto", "epochs": 2000, "bound": fast_bound},
+                        {"run": "MNIST -> USPS, solver emd", "epochs": 2000, "bound": dense_bound},
+                        {"run": "taskrel demo", "seconds": demo_s}]}
+
+
+def test_targets_verdicts_judge_each_target():
+    held = [v["held"] for v in bench.targets_verdicts(_targets_result(59.0, 3.00, 3.02, 29.0))]
+    assert held == [True, True, True]
+    held = [v["held"] for v in bench.targets_verdicts(_targets_result(61.0, 3.00, 3.10, 31.0))]
+    assert held == [False, False, False]                      # 3.10 vs 3.00 is 3.2% apart
+
+
+def test_targets_timings_are_not_judged_under_load():
+    held = [v["held"] for v in bench.targets_verdicts(_targets_result(500.0, 3.0, 3.0, 500.0, load_ok=False))]
+    assert held == [None, True, None]
+
+
+def test_full_estimate_reports_stage_timings():
+    inp = bench.alg1_inputs(batch=60, d=8, k=3)
+    out = bench.full_estimate(inp["zr"], inp["yr"], inp["zt"], inp["yt"], epochs=2, batch_size=60)
+    assert set(out["timings"]) == {"probes", "alg1", "evaluation"} and out["seconds"] > 0
+    assert out["seconds"] >= 0.99 * sum(out["timings"].values())
