@@ -574,7 +574,7 @@ def show_results(path, # a results file written by `python -m taskrel.bench`
                 ) -> pd.DataFrame | None:
     "The table of a benchmark results file (metrics or alg1) with its header's context printed, or None, with the reason, for a file of an old layout."
     try: res = load(path)
-    except ValueError as e:   # OldSchemaError, or a file older still (no header at all)
+    except (ValueError, FileNotFoundError) as e:   # not written yet, OldSchemaError, or a file older still (no header at all)
         print(f"not shown: {e} Regenerate it with the command in the section above."); return None
     h = res["header"]
     print(h["command"], "|", h["git_commit"], "dirty" if h["git_dirty"] else "clean", "|", h["date"], "|", h["device"], "| load", h["load_average"])
