@@ -554,6 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(run=_run_targets)
     return p
 
+# %% ../nbs/08_bench.ipynb #a0b1c2871
 def main(argv=None) -> int:
     "Entry point of `python -m taskrel.bench`."
     argv = sys.argv[1:] if argv is None else list(argv)

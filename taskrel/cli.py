@@ -34,6 +34,7 @@ _ALG_FLAGS = {  # flag -> (Preset field, type, choices, help)
     "--label-map": ("label_map", str, ("permutation", "identity", "matched"), "fixed B of FixedAll/LearnedA"),
 }
 
+# %% ../nbs/09_cli.ipynb #21e556191
 def build_parser() -> argparse.ArgumentParser:
     "The `taskrel` argument parser, one subparser per job."
     p = argparse.ArgumentParser(prog="taskrel", description="Task-relatedness and transferability of representations.")

@@ -49,6 +49,7 @@ def _tolerance(x, atol: float) -> float:
     low = dt is not None and str(dt).replace("torch.", "") in ("float32", "float16", "bfloat16")
     return max(atol, 1e-5) if low else atol
 
+
 def check_distribution(p, name: str = "p", atol: float = 1e-8) -> np.ndarray:
     "A probability vector: 1-D, non-negative, summing to 1 within `atol` (1e-5 for float32 input)."
     atol = _tolerance(p, atol); p = as_array(p, name)
@@ -56,6 +57,7 @@ def check_distribution(p, name: str = "p", atol: float = 1e-8) -> np.ndarray:
     if (p < -atol).any(): raise ValueError(f"{name}: has negative entries (min {p.min():.3g}); a distribution is non-negative.")
     if abs(p.sum() - 1) > atol: raise ValueError(f"{name}: sums to {p.sum():.12g}, not 1 (tolerance {atol:g}); normalise it (p / p.sum()).")
     return np.clip(p, 0, None)
+
 
 def check_column_stochastic(B, name: str = "B", atol: float = 1e-8) -> np.ndarray:
     "A (K_T, K_R) matrix whose columns are distributions: B[i, j] = P(y_T = i | y_R = j)."
@@ -68,6 +70,7 @@ def check_column_stochastic(B, name: str = "B", atol: float = 1e-8) -> np.ndarra
         raise ValueError(f"{name}: column {j} sums to {s[j]:.12g}, not 1 (tolerance {atol:g}); B must be column-stochastic (normalise B / B.sum(0)).")
     return np.clip(B, 0, None)
 
+# %% ../nbs/00_core.ipynb #c575e0941
 def check_weights(w, n: int, name: str = "w") -> np.ndarray:
     "Sample weights of length `n` forming a distribution; `None` means uniform."
     if w is None: return np.full(n, 1.0 / n)

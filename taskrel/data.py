@@ -30,10 +30,14 @@ class DataFile:
 
 # %% ../nbs/01_data.ipynb #8b852b5b
 _MNIST = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+
 _FMNIST = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+
 _FMNIST_DEBIAN = ("/usr/share/datasets/fashion-mnist",)
+
 _LIBSVM = "https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/"
 
+# %% ../nbs/01_data.ipynb #8b852b6e1
 FILES = {f.path: f for f in [
     DataFile("mnist/train-images-idx3-ubyte.gz", md5=("f68b3c2dcbeaaa9fbdd348bbdeb94873",), url=_MNIST+"train-images-idx3-ubyte.gz"),
     DataFile("mnist/train-labels-idx1-ubyte.gz", ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",), url=_MNIST+"train-labels-idx1-ubyte.gz"),

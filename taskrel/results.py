@@ -47,11 +47,13 @@ def from_jsonable(x):
 # %% ../nbs/17_results.ipynb #r0000010
 RESULTS_DIR = Path("data") / "results"   # results files, relative to the repository root
 
+
 def repo_root() -> Path:
     "The repository this package is installed from (editable install), else the working directory."
     import taskrel
     root = Path(taskrel.__file__).resolve().parents[1]
     return root if (root / "settings.ini").exists() else Path.cwd()
+
 
 def git(*args: str,        # git arguments, e.g. 'rev-parse', 'HEAD'
         root=None,         # repository (default: repo_root())
@@ -63,6 +65,7 @@ def git(*args: str,        # git arguments, e.g. 'rev-parse', 'HEAD'
     if p.returncode != 0: return None
     return p.stdout.strip() if strip else p.stdout
 
+# %% ../nbs/17_results.ipynb #r00000221
 def _changed_paths(porcelain_z: str) -> list:
     "Paths of `git status --porcelain -z` output (the new name of a rename)."
     toks, out, i = porcelain_z.split("\0"), [], 0
@@ -72,6 +75,7 @@ def _changed_paths(porcelain_z: str) -> list:
         out.append(t[3:])
         if t[0] in "RC": i += 1          # a rename/copy is followed by its source path
     return out
+
 
 def git_state(root=None) -> dict:
     "{'commit', 'dirty', 'dirty_paths'}: HEAD and the changed paths outside data/results/ (None each when there is no git)."
@@ -165,10 +169,12 @@ def header(figure: str,            # figure or benchmark id, e.g. 'fig4a', 'benc
 class OldSchemaError(ValueError):
     "A results file written before taskrel.results (no header.schema): regenerate it."
 
+
 _TYPES = dict(figure=str, command=str, date=str, git_commit=(str, type(None)), git_dirty=(bool, type(None)), allow_dirty=bool,
               dirty_paths=list, source_sha256=dict, device=dict, versions=dict, seeds=(list, dict, int, type(None)),
               config=(dict, type(None)), wall_seconds=(int, float, type(None)), load_average=(list, type(None)))
 
+# %% ../nbs/17_results.ipynb #r00000211
 def check(obj: dict,             # a results dict (as load returns or save writes)
           name: str = "results", # how errors name it (e.g. the file)
          ) -> dict:
@@ -221,11 +227,13 @@ def save(path,                    # where to write (folders are created)
     tmp.write_text("{\n" + ",\n".join(parts) + "\n}\n"); tmp.replace(path)
     return path
 
+# %% ../nbs/17_results.ipynb #r00000b41
 def shown(path) -> str:
     "`path` as messages show it: relative to the repository when it lies inside it."
     path = Path(path)
     try: return path.resolve().relative_to(repo_root().resolve()).as_posix()
     except ValueError: return str(path)
+
 
 def load(path) -> dict:
     "A results file, checked, with NaN/inf decoded; OldSchemaError for a file of the old layout."

@@ -257,9 +257,11 @@ def _as_transformed(h) -> TransformedClassifier:
     if isinstance(h, LinearSoftmax): return TransformedClassifier(h)
     raise ValueError(f"h: expected a LinearSoftmax or TransformedClassifier, got {type(h).__name__}.")
 
+
 def prior_transform_classifier(h): # the reference classifier h_R
     "h_R' = h_R: the prior transformation leaves the classifier unchanged (Lemma 1)."
     _as_transformed(h); return h
+
 
 def label_transform_classifier(h, # the classifier h_R' (LinearSoftmax or TransformedClassifier)
                                B, # label map (K_T, K_R), column-stochastic, K_T <= K_R
@@ -269,6 +271,7 @@ def label_transform_classifier(h, # the classifier h_R' (LinearSoftmax or Transf
     B = _check_label_map(B, t.n_classes)
     return TransformedClassifier(t.base, B if t.B is None else B @ t.B, t.A, t.shift)
 
+# %% ../nbs/02_transforms.ipynb #77c48ac51
 def feature_transform_classifier(h,          # the classifier h_R''
                                  A,          # invertible feature map (d, d)
                                  shift=None, # translation c (d,) of the feature map; None = 0
@@ -279,6 +282,7 @@ def feature_transform_classifier(h,          # the classifier h_R''
     A1 = np.eye(t.dim) if t.A is None else t.A
     c1 = np.zeros(t.dim) if t.shift is None else t.shift
     return TransformedClassifier(t.base, t.B, A @ A1, A @ c1 + c)
+
 
 def transform_classifier(h, B=None, A=None, shift=None) -> TransformedClassifier:
     "h_R''' = B h_R(A^{-1}(z - shift)) in one call (a None step is skipped)."

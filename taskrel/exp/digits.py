@@ -40,6 +40,7 @@ PAPER_FIG4B_ACCURACY = {"MNIST": {"PE": 0.98, "FFE": 0.99}, "SVHN": {"PE": 0.61,
 
 # %% ../../nbs/21_exp.digits.ipynb #d7ea8296
 _COMMON = dict(references=("MNIST", "FMNIST", "USPS"), seeds=(0, 1, 2), tau=0.2, presets=("certified", "authors-digits"))
+
 SCALES = {
     "fig4a": {
         "full": _COMMON | dict(image_size=28, train_per_class=None, encoder_epochs=10, encoder_batch=128, encoder_lr=1e-3, fit_per_class=400,
@@ -57,8 +58,10 @@ SCALES = {
         "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=32, ft_per_class=10, ft_epochs=1, ft_batch=50, ft_lr=3e-3,
                                pca_dim=8, fit_per_class=10, eval_per_class=8, epochs=3, batch_size=50, probe_epochs=20, authors_probe_epochs=20)}}
 
+
 CERTIFIED_MAX_ENTRIES = inspect.signature(mismatch_terms).parameters["max_entries"].default   # largest cost matrix of the certified W
 
+# %% ../../nbs/21_exp.digits.ipynb #d7ea825c1
 def scale_config(fig: str,      # 'fig4a' or 'fig4b'
                  scale: str,    # 'full', 'cpu' or 'tiny'
                  **overrides) -> dict:
@@ -210,6 +213,7 @@ def check_records(res: dict) -> dict:
         if lack: raise ValueError(f"results record {i}: missing {lack}.")
     return res
 
+# %% ../../nbs/21_exp.digits.ipynb #391c934c1
 def merge_results(paths: list,             # results files of the same figure, scale and code (e.g. seeds run in separate sessions)
                   out=None,                # where to write the merged file (None: don't write)
                   command: str = None,     # recorded in the header
@@ -263,15 +267,18 @@ if __name__ == "__main__" and Path(sys.argv[0]).name == "digits.py": main()
 _QUANTITIES = ["task_relatedness", "transferability", "reweighted_loss", "label_mismatch", "distribution_mismatch",
                "transformed_reference_loss", "reference_accuracy", "task_relatedness_fixed_all", "distribution_mismatch_fixed_all"]
 
+
 def summary(res: dict) -> "pd.DataFrame":
     "Mean and std over seeds of each quantity (each preset's too), one row per (reference, target, encoder)."
     df = records_frame(check_records(res))
     return seed_summary(df, ["reference", "target", "encoder"], _QUANTITIES + [c for c in df.columns if "[" in c])
 
+
 def transfer_column(quantity: str) -> str:
     "The target loss that goes with a bound column: 'transferability[p]' for 'task_relatedness[p]', else 'transferability'."
     p = quantity.partition("[")[2]
     return f"transferability[{p}" if p else "transferability"
+
 
 def pair_matrix(res: dict, quantity: str = "task_relatedness", encoder: str | None = None, stat: str = "mean") -> "pd.DataFrame":
     "reference x target matrix (MNIST, FMNIST, USPS order) of a quantity's mean or std over seeds; NaN on the diagonal."
@@ -284,6 +291,7 @@ def pair_matrix(res: dict, quantity: str = "task_relatedness", encoder: str | No
     m.index.name, m.columns.name = "reference", "target"
     return m
 
+# %% ../../nbs/21_exp.digits.ipynb #2c4a3a771
 def paper_matrix(which: int) -> "pd.DataFrame":
     "The paper's Fig. 4a matrix: which=0 task-relatedness, 1 transferability."
     import pandas as pd
@@ -431,6 +439,7 @@ def plot_fig4b(res: dict, axes=None):
     for extra in axes[n:]: extra.set_visible(False)
     return axes
 
+# %% ../../nbs/21_exp.digits.ipynb #7e0811fc1
 def fig4b_claims(res: dict, quantity: str = "task_relatedness") -> dict:
     "Which of the paper's Fig. 4b claims hold in a results file, per (reference, target), for the bound in column `quantity`."
     s, df, tcol = summary(res).reset_index(), records_frame(res), transfer_column(quantity)
@@ -448,6 +457,7 @@ def fig4b_claims(res: dict, quantity: str = "task_relatedness") -> dict:
     return dict(reference_accuracy={r: dict(acc.loc[r]) for r in acc.index}, pairs=pairs,
                 bound_above_transferability=int((gap >= 0).sum()), n_records=len(df), smallest_gap=float(gap.min()))
 
+# %% ../../nbs/21_exp.digits.ipynb #7e0811a92
 def fig4b_verdict(res: dict) -> str:
     "The Fig. 4b claims as sentences, from a results file."
     h = res["header"]
@@ -470,6 +480,7 @@ def _preset_columns(res: dict) -> list:
     main = res["records"][0]["preset"]
     return [(main, "task_relatedness")] + [(p, f"task_relatedness[{p}]") for p in _other_presets(res)]
 
+
 def fig4a_verdicts(res: dict) -> list:
     "Fig. 4a's claims as verdict dicts, per preset."
     out, pr = [], paper_rank_correlation()
@@ -487,6 +498,7 @@ def fig4a_verdicts(res: dict) -> list:
                      here=f"{c['bound_above_transferability']} of {c['n_records']} records", holds=c["bound_above_transferability"] == c["n_records"])]
     return out
 
+# %% ../../nbs/21_exp.digits.ipynb #v40000191
 def fig4b_verdicts(res: dict) -> list:
     "Fig. 4b's claims as verdict dicts, per preset: fine-tuning on the reference lowers the target loss and tightens the bound."
     out = []
@@ -507,7 +519,9 @@ def fig4b_verdicts(res: dict) -> list:
 # %% ../../nbs/21_exp.digits.ipynb #77c6c827
 def _pm(r, q, digits=2): return mean_std(r[q], r[f"{q}_std"], digits)
 
+
 def _paper(v): return v if np.isfinite(v) else "–"   # the paper has no number for this pair
+
 
 def fig4a_table(res: dict) -> "pd.DataFrame":
     "Fig. 4a as a table: ours (mean ± std over seeds, each preset) beside the paper's values, one row per pair."
@@ -523,6 +537,7 @@ def fig4a_table(res: dict) -> "pd.DataFrame":
         rows.append(row | {"ref. probe acc.": f"{r.reference_accuracy:.1%}", "seeds": int(r.seeds)})
     return pd.DataFrame(rows)
 
+# %% ../../nbs/21_exp.digits.ipynb #77c6c8c31
 def fig4b_table(res: dict) -> "pd.DataFrame":
     "Fig. 4b as a table: PE and FFE rows (mean ± std, each preset), with the paper's CLIP values where the pair exists there."
     import pandas as pd

@@ -33,6 +33,7 @@ def implied_assignment(B,  # label map (K_T, K_R), columns distributions
 # %% ../../nbs/26_exp.label_map.ipynb #lm000017
 VARIANTS = ("random start", "matched start", "annealed nu")
 
+
 def variant_overrides(variant: str,  # a name in VARIANTS
                       cfg: dict,     # the study's settings (anneal_fraction, nu_start, epochs)
                      ) -> dict:
@@ -42,14 +43,18 @@ def variant_overrides(variant: str,  # a name in VARIANTS
     if variant == "annealed nu": return dict(nu_anneal=int(cfg["anneal_fraction"] * cfg["epochs"]), nu_start=cfg["nu_start"])
     raise ValueError(f"variant={variant!r}: choose one of {list(VARIANTS)}.")
 
+
 DIRECTIONS = (("MNIST", "USPS"), ("USPS", "MNIST"))
+
 _CPU = dict(seeds=(0, 1, 2, 3, 4), directions=DIRECTIONS, variants=VARIANTS, preset="certified", tau=0.2, pca_dim=32,
             train_per_class=400, test_per_class=100, epochs=600, batch_size=256, probe_epochs=300, anneal_fraction=0.5, nu_start=1.0)
+
 SCALES = {"cpu": _CPU,
           "full": _CPU | dict(train_per_class=None, test_per_class=140, epochs=1000, batch_size=500, probe_epochs=1000),
           "tiny": _CPU | dict(seeds=(0,), directions=DIRECTIONS[:1], pca_dim=8, train_per_class=20, test_per_class=10, epochs=6,
                               batch_size=100, probe_epochs=10)}
 
+# %% ../../nbs/26_exp.label_map.ipynb #lm0000211
 def scale_config(scale: str,    # 'cpu', 'full' or 'tiny'
                  **overrides) -> dict:
     "The study's settings at one scale with `overrides` applied (unknown keys, variants and directions refused)."

