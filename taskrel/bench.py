@@ -11,6 +11,7 @@ import torch
 import ot
 from . import metrics
 from .bound import exact_coupling, fit_transforms, fixed_label_map, resolve_preset, task_relatedness, transport_term
+from .data import make_task
 from .reference.metrics import race
 from .results import device_info, load, save
 
@@ -18,7 +19,7 @@ from .results import device_info, load, save
 __all__ = ['METRIC_CALLS', 'ALG1_SCALES', 'ALG1_METHODS', 'PAPER_ALG1', 'TARGETS', 'metric_inputs', 'time_metric',
            'bench_metrics', 'metrics_verdicts', 'results_table', 'alg1_inputs', 'authors_alg1', 'run_taskrel',
            'run_authors', 'time_alg1', 'first_epoch_check', 'authors_transport_check', 'interleaved', 'alg1_records',
-           'bench_alg1', 'alg1_verdicts', 'alg1_table', 'full_estimate', 'time_demo', 'bench_targets',
+           'bench_alg1', 'alg1_verdicts', 'alg1_table', 'full_estimate', 'time_demo', 'balanced_pair', 'bench_targets',
            'targets_verdicts', 'targets_table', 'build_parser', 'main', 'show_results']
 
 # %% ../nbs/08_bench.ipynb #e16aad7a
@@ -414,6 +415,13 @@ def time_demo(root=None) -> float:
     if rc != 0: raise RuntimeError(f"taskrel demo exited with {rc}")
     return sec
 
+# %% ../nbs/08_bench.ipynb #tg000012
+def balanced_pair(zr, yr, zt, yt, # features and labels of two tasks with the same classes
+                  seed: int = 0) -> tuple:
+    "(zr, yr, zt, yt) cut to the same number of points in every class of both tasks (the smallest class count of either), seeded."
+    n = int(min(np.bincount(yr).min(), np.bincount(yt).min()))
+    return make_task(zr, yr, n_per_class=n, seed=seed) + make_task(zt, yt, n_per_class=n, seed=seed)
+
 # %% ../nbs/08_bench.ipynb #tg000004
 def bench_targets(epochs: int = 2000,     # Alg. 1 epochs of the full estimate and of the fast/dense pair
                   seed: int = 0,
@@ -429,10 +437,11 @@ def bench_targets(epochs: int = 2000,     # Alg. 1 epochs of the full estimate a
              **full_estimate(inp["zr"], inp["yr"], inp["zt"], inp["yt"], epochs, "auto", seed, batch_size=sz["batch"])}]
     if verbose: print(recs[-1], flush=True)
     t = demo_tasks(root=root, seed=seed)
+    fit, ev = (balanced_pair(t[f"zr{s}"], t[f"yr{s}"], t[f"zt{s}"], t[f"yt{s}"], seed) for s in ("", "_test"))
     for solver in ("auto", "emd"):
         recs.append({"run": f"MNIST -> USPS, solver {solver}", "batch": 1000, "d": t["zr"].shape[1], "k": 10, "epochs": epochs,
-                     "source": t["source"], **full_estimate(t["zr"], t["yr"], t["zt"], t["yt"], epochs, solver, seed,
-                                                           zr_test=t["zr_test"], yr_test=t["yr_test"], zt_test=t["zt_test"], yt_test=t["yt_test"])})
+                     "source": t["source"], "n_fit": len(fit[1]), **full_estimate(*fit, epochs, solver, seed, zr_test=ev[0],
+                                                                                    yr_test=ev[1], zt_test=ev[2], yt_test=ev[3])})
         if verbose: print(recs[-1], flush=True)
     recs.append({"run": "taskrel demo", "seconds": time_demo(root)})
     if verbose: print(recs[-1], flush=True)
