@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .core import check_features, check_labels, check_column_stochastic
-from .ot import block_assignment, class_wasserstein, emd_plan, label_wasserstein_nu, matching_counts, wasserstein
+from .ot import block_assignment, class_wasserstein, cost_matrix, emd_plan, label_wasserstein_nu, matching_counts, wasserstein
 from .probe import LipschitzProbe, Standardizer, lipschitz_constant, train_probe
 from .transforms import class_prior, conditional_entropy, reweighted_loss
 from scipy.special import logsumexp
@@ -172,8 +172,9 @@ def exact_coupling(X, Zt,          # transformed reference batch (n, d) and targ
         r, c = block_assignment(hard[yb], yt_b, lambda i, j: costs[int(hard[yb[i[0]]])])
         return r, c, np.full(len(r), 1 / len(r)), "blocks"
     if solver == "blocks": raise ValueError("solver='blocks' needs a hard B and equal class counts in the two batches; use solver='auto'.")
-    lab = np.linalg.norm(B[:, yb].T[:, None, :] - np.eye(B.shape[0])[yt_b][None], axis=2)
-    M = torch.cdist(X.double(), Zt.double()).cpu().numpy() + nu * lab
+    Bc = B[:, yb]                                                     # B e(y_i), (K_T, n)
+    lab = np.sqrt(np.maximum((Bc ** 2).sum(0)[:, None] - 2 * Bc[yt_b].T + 1, 0))   # ||B e(y_i) - e(y'_j)||, no (n, m, K_T) array
+    M = cost_matrix(X.detach().double().cpu().numpy(), Zt.detach().double().cpu().numpy()) + nu * lab
     P = emd_plan(np.full(len(X), 1 / len(X)), np.full(len(Zt), 1 / len(Zt)), M)
     r, c = np.nonzero(P)
     return r, c, P[r, c], "emd"
