@@ -14,8 +14,8 @@ from ..encoders import LeNet, train_classifier, extract_features, accuracy, effi
 from ..bound import mismatch_terms
 from ..plots import plot_decomposition, subplots, TERM_COLOURS
 from .runner import (DIGITS, BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides,
-                                bounds_by_preset, bound_fields, run_study, producing_modules, results_path, load_or, describe,
-                                records_frame, seed_summary, mean_std, common_arguments, command_line, verdict_table)
+                                bounds_by_preset, bound_fields, producing_modules, results_path, load_or, describe,
+                                records_frame, seed_summary, mean_std, common_arguments, command_line, verdict_table, study_runner)
 
 # %% auto #0
 __all__ = ['PAPER_FIG4A', 'PAPER_FIG4B', 'PAPER_FIG4B_ACCURACY', 'SCALES', 'CERTIFIED_MAX_ENTRIES', 'RECORD_KEYS', 'scale_config',
@@ -199,10 +199,11 @@ def run_experiment(fig: str,            # 'fig4a' or 'fig4b'
                    allow_dirty: bool = False,   # write from a tree with uncommitted changes (recorded)
                    **overrides) -> dict:
     "Run Fig. 4a or 4b at a scale; returns {'header', 'records'} and writes it to `out` through taskrel.results."
-    cfg = scale_config(fig, scale, **overrides)
-    make = lambda c, p: (fig4a_records if fig == "fig4a" else fig4b_records)(c, root=root, device=device, progress=p)
-    return run_study(make, cfg, figure=fig, scale=scale, command=command or command_line("taskrel.exp.digits"), out=out,
-                     threads=threads, allow_dirty=allow_dirty, progress=progress)
+    if fig not in SCALES: raise ValueError(f"fig={fig!r}: choose one of {list(SCALES)}.")
+    run = study_runner(fig4a_records if fig == "fig4a" else fig4b_records, lambda s, **o: scale_config(fig, s, **o), fig,
+                       "taskrel.exp.digits", verdicts=None, default_threads=None)   # the one runner every study uses
+    return run(scale, out=out, root=root, device=device, progress=progress, threads=threads, command=command,
+               allow_dirty=allow_dirty, **overrides)
 
 # %% ../../nbs/21_exp.digits.ipynb #391c93de
 def check_records(res: dict) -> dict:
