@@ -470,7 +470,7 @@ def targets_table(records: list) -> pd.DataFrame:
     "One row per run: total seconds, the stage timings, the bound."
     rows = [{"run": r["run"], "seconds": r["seconds"], **{f"{k}_s": v for k, v in r.get("timings", {}).items()}, "bound": r.get("bound")}
             for r in records]
-    return pd.DataFrame(rows).set_index("run")
+    return pd.DataFrame(rows).set_index("run").astype(object).fillna("–")   # –: the demo has no stages
 
 # %% ../nbs/08_bench.ipynb #20796521
 def _quiet_or_refuse(args) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from tqdm.auto import tqdm
+from dataclasses import asdict
 from ..bound import task_relatedness
 from .runner import (bound_fields, configure, scales_table, records_frame, seed_summary, mean_std, describe,
                                 results_path, load_or, study_main, study_runner)
@@ -87,7 +88,7 @@ def label_map_record(task: tuple,       # (reference, target), each (z_train, y_
                 initial_map=B0.argmax(0).tolist(), implied_map=implied.tolist(), final_map=final.tolist(),
                 classes_identity=int((final == same).sum()), n_classes=len(same), identity=bool((final == same).all()),
                 final_is_implied=bool((final == implied).all()), B_change=float(np.abs(r.B - B0).max()),
-                B=np.round(r.B, 4).tolist()) | bound_fields(r)
+                B=np.round(r.B, 4).tolist()) | {k: v for k, v in bound_fields(r).items() if k != "preset"} | dict(recipe=asdict(r.preset))
 
 # %% ../../nbs/26_exp.label_map.ipynb #lm000023
 def label_map_records(cfg: dict, root=None, device=None, progress: bool = True) -> list:
@@ -177,5 +178,5 @@ def plot_label_maps(res: dict, axes=None):
     axes[0].axhline(int(df.n_classes.iloc[0]), color="0.4", ls="--", lw=1)
     axes[0].set(ylabel="classes mapped to themselves", title="learned label map vs the identity")
     axes[1].set(ylabel="nats", title=f"bound ({res['records'][0]['preset']}) and target loss")
-    axes[0].legend(fontsize=8, frameon=False); axes[1].legend(fontsize=7, frameon=False)
+    axes[0].legend(fontsize=8, frameon=False); axes[1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return axes
