@@ -31,7 +31,10 @@ _ALG_FLAGS = {  # flag -> (Preset field, type, choices, help)
     "--mismatch": ("mismatch", str, MISMATCHES, "W in the bound: certified W_{d_nu}, Lemma 4's sum, or the authors' average"),
     "--epochs": ("epochs", int, None, "Alg. 1 epochs (the presets run 1000-2001)"),
     "--batch-size": ("batch_size", int, None, "Alg. 1 batch size (must exceed the feature dimension)"),
-    "--label-map": ("label_map", str, ("permutation", "identity", "matched"), "fixed B of FixedAll/LearnedA"),
+    "--label-map": ("label_map", str, ("permutation", "identity", "matched"), "fixed B of FixedAll/LearnedA (LearnedAll's start with --b-init label_map)"),
+    "--b-init": ("B_init", str, ("random", "label_map"), "LearnedAll's initial B: random logits (the authors), or near --label-map's B"),
+    "--nu-anneal": ("nu_anneal", int, None, "epochs over which the label cost grows from --nu-start to nu (0: nu throughout)"),
+    "--nu-start": ("nu_start", float, None, "the label cost at epoch 0 when --nu-anneal > 0"),
 }
 
 # %% ../nbs/09_cli.ipynb #21e556191

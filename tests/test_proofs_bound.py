@@ -1,7 +1,7 @@
 "Property tests of Theorem 3 and of the certified pipeline's three facts (taskrel.proofs.bound) on random finite instances, and what breaks when an assumption is dropped."
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st, HealthCheck, Phase
+from hypothesis import given, reject, settings, strategies as st, HealthCheck, Phase
 from taskrel.transforms import FiniteDistribution, LinearSoftmax, fit_linear_softmax, prior_transform
 from taskrel.probe import lipschitz_constant
 from taskrel.proofs.bound import (theorem3_sides, theorem3_instance, loss_grad_norms, lipschitz_instance, tight_lipschitz_instance,
@@ -10,16 +10,23 @@ from taskrel.proofs.bound import (theorem3_sides, theorem3_instance, loss_grad_n
 RTOL = 1e-9   # the optimum is fitted to gradient norm 1e-10; cond(A) <= 100
 SETTINGS = dict(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+def _sides(*args, **kw):
+    "theorem3_sides, with the rare random instance whose target classes are linearly separable rejected (no optimal h_T exists there)."
+    try: return theorem3_sides(*args, **kw)
+    except ValueError as e:
+        if "linearly separable" in str(e): reject()
+        raise
+
 def _holds(seed, **kw):
     h, R, D, B, A, T, c = theorem3_instance(seed)
-    lhs, rhs, _ = theorem3_sides(h, R, D, B, A, T, c, **kw)
+    lhs, rhs, _ = _sides(h, R, D, B, A, T, c, **kw)
     return lhs <= rhs + RTOL * max(1.0, abs(rhs))
 
 @settings(**SETTINGS)
 @given(st.integers(0, 10**6))
 def test_theorem3_holds_with_exact_lipschitz_constant(seed):
     h, R, D, B, A, T, c = theorem3_instance(seed)
-    lhs, rhs, t = theorem3_sides(h, R, D, B, A, T, c)
+    lhs, rhs, t = _sides(h, R, D, B, A, T, c)
     np.testing.assert_allclose(T.prior, B @ D, atol=1e-12)                      # Assumption 1(2) holds by construction
     assert np.isfinite(rhs) and t["W_d"] >= 0 and t["label_mismatch"] == 0     # permutation B: H = 0
     assert lhs <= t["loss_h3_on_T"] + RTOL * max(1.0, abs(lhs))                   # h_T optimal in a class holding h_R'''
@@ -29,15 +36,15 @@ def test_theorem3_holds_with_exact_lipschitz_constant(seed):
 @given(st.integers(0, 10**6), st.floats(1.0, 10.0))
 def test_larger_tau_only_loosens(seed, factor):
     h, R, D, B, A, T, c = theorem3_instance(seed)
-    _, rhs, t = theorem3_sides(h, R, D, B, A, T, c)
-    _, rhs_big, _ = theorem3_sides(h, R, D, B, A, T, c, tau=factor * t["lipschitz"])
+    _, rhs, t = _sides(h, R, D, B, A, T, c)
+    _, rhs_big, _ = _sides(h, R, D, B, A, T, c, tau=factor * t["lipschitz"])
     assert rhs_big >= rhs - 1e-12
 
 @settings(**SETTINGS)
 @given(st.integers(0, 10**5))
 def test_equality_when_target_is_the_transformed_reference(seed):
     # h_R optimal on R', T = R''' exactly: every step of the chain is an equality
-    lhs, rhs, t = theorem3_sides(*theorem3_instance(2 * seed, noise=0.0))
+    lhs, rhs, t = _sides(*theorem3_instance(2 * seed, noise=0.0))
     np.testing.assert_allclose(lhs, rhs, rtol=0, atol=1e-9)
     assert t["W_d"] == 0.0
 
