@@ -16,7 +16,7 @@ from .reference.metrics import race
 from .results import device_info, load, save
 
 # %% auto #0
-__all__ = ['METRIC_CALLS', 'ALG1_SCALES', 'ALG1_METHODS', 'PAPER_ALG1', 'TARGETS', 'metric_inputs', 'time_metric',
+__all__ = ['METRIC_CALLS', 'ALG1_SCALES', 'ALG1_METHODS', 'PAPER_ALG1', 'TARGETS', 'metric_inputs', 'time_metric', 'load_guard',
            'bench_metrics', 'metrics_verdicts', 'results_table', 'alg1_inputs', 'authors_alg1', 'run_taskrel',
            'run_authors', 'time_alg1', 'first_epoch_check', 'authors_transport_check', 'interleaved', 'alg1_records',
            'bench_alg1', 'alg1_verdicts', 'alg1_table', 'full_estimate', 'time_demo', 'balanced_pair', 'bench_targets',
@@ -73,6 +73,17 @@ def _load1() -> float:
     "The 1-minute load average (NaN where the OS has none)."
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
+def load_guard(before,            # os.getloadavg() when the run started
+               loads=(),          # 1-minute loads sampled during the run
+               **extra,           # more fields to record, e.g. load_1min_after_each_round
+              ) -> dict:
+    "The run's load record: cores, threads, loads before/after, the worst 1-minute load, load_ok; warns when it exceeds the cores."
+    after = list(os.getloadavg()); worst = max([before[0], after[0], *loads])
+    guard = {"cores": _cores(), "torch_threads": torch.get_num_threads(), "load_before": list(before), "load_after": after,
+             **extra, "max_load_1min": worst, "load_ok": bool(worst <= _cores())}
+    if not guard["load_ok"]: warnings.warn(f"1-minute load reached {worst:.2f} on {guard['cores']} cores: the timings are not a fair comparison.")
+    return guard
+
 # %% ../nbs/08_bench.ipynb #ba011293
 def bench_metrics(n: int = 50_000, d: int = 2048, k: int = 100, n_source_classes: int = 1000, n_ot: int = 5000,
                   seed: int = 0,               # seeds the inputs and PACTran's initial head
@@ -96,10 +107,7 @@ def bench_metrics(n: int = 50_000, d: int = 2048, k: int = 100, n_source_classes
         recs.append(r)
         if verbose: print(f"{name:8s} taskrel {r['taskrel_median']:9.3f} s  official {r['official_median']:9.3f} s  "
                           f"{r['speedup_median']:5.2f}x  values differ by {r['value_rel_diff']:.1e}", flush=True)
-    loads = [x for r in recs for x in r["load_1min"]] + [os.getloadavg()[0]]
-    guard = {"cores": _cores(), "torch_threads": torch.get_num_threads(), "load_before": before, "load_after": list(os.getloadavg()),
-             "max_load_1min": max([before[0], *loads]), "load_ok": bool(max([before[0], *loads]) <= _cores())}
-    if not guard["load_ok"]: warnings.warn(f"1-minute load reached {guard['max_load_1min']:.2f} on {guard['cores']} cores: the ratios are not a fair comparison.")
+    guard = load_guard(before, [x for r in recs for x in r["load_1min"]])
     return {"records": recs, "load": guard, "wall_seconds": time.perf_counter() - t0,
             "config": {"n": n, "d": d, "k": k, "n_source_classes": n_source_classes, "n_ot": min(n, n_ot), "rounds": rounds,
                        "devices": devices, "rtol": rtol},
@@ -347,7 +355,7 @@ def bench_alg1(scales=("pets", "d2048"),  # names in ALG1_SCALES
     bad = [s for s in scales if s not in ALG1_SCALES]
     if bad: raise ValueError(f"scales={list(scales)}: unknown {bad}; choose from {list(ALG1_SCALES)}.")
     if rounds < 3: raise ValueError(f"rounds={rounds}: use at least 3 rounds, so that the min and the median mean something.")
-    methods, cores, t0 = list(methods or ALG1_METHODS), _cores(), time.perf_counter()
+    methods, t0 = list(methods or ALG1_METHODS), time.perf_counter()
     before, records, checks, loads = list(os.getloadavg()), [], {}, []
     for scale in scales:
         sz, E = {k: ALG1_SCALES[scale][k] for k in ("batch", "d", "k")}, epochs or ALG1_SCALES[scale]["epochs"]
@@ -357,10 +365,7 @@ def bench_alg1(scales=("pets", "d2048"),  # names in ALG1_SCALES
         checks[scale] = {"first_epoch_dense_vs_fast": first_epoch_check(inputs, seed), "authors_vs_taskrel_transport": authors_transport_check(inputs, seed)}
         timed = interleaved(ms, inputs, E, rounds, seed, device, verbose)
         loads += timed["load_1min_after_each_round"]; records += alg1_records(scale, sz, timed, E)
-    after = list(os.getloadavg()); worst = max([before[0], after[0], *loads])
-    guard = {"cores": cores, "torch_threads": torch.get_num_threads(), "load_before": before, "load_after": after,
-             "load_1min_after_each_round": loads, "max_load_1min": worst, "load_ok": bool(worst <= cores)}
-    if not guard["load_ok"]: warnings.warn(f"1-minute load reached {worst:.2f} on {cores} cores: the timings are not a fair comparison.")
+    guard = load_guard(before, loads, load_1min_after_each_round=loads)
     return {"records": records, "checks": checks, "load": guard, "wall_seconds": time.perf_counter() - t0,
             "config": {"scales": {s: ALG1_SCALES[s] for s in scales}, "rounds": rounds, "epochs": epochs, "device": device,
                        "methods": methods, "preset": "certified"}}
@@ -445,10 +450,7 @@ def bench_targets(epochs: int = 2000,     # Alg. 1 epochs of the full estimate a
         if verbose: print(recs[-1], flush=True)
     recs.append({"run": "taskrel demo", "seconds": time_demo(root)})
     if verbose: print(recs[-1], flush=True)
-    loads, after = [before[0], os.getloadavg()[0]], list(os.getloadavg())
-    guard = {"cores": _cores(), "torch_threads": torch.get_num_threads(), "load_before": before, "load_after": after,
-             "max_load_1min": max(loads), "load_ok": bool(max(loads) <= _cores())}
-    if not guard["load_ok"]: warnings.warn(f"1-minute load reached {guard['max_load_1min']:.2f} on {guard['cores']} cores: the times are not representative.")
+    guard = load_guard(before)
     return {"records": recs, "load": guard, "wall_seconds": time.perf_counter() - t0,
             "config": {"epochs": epochs, "seed": seed, "pets": {pets: ALG1_SCALES[pets]}, "targets": TARGETS, "device": "cpu"}}
 
