@@ -10,7 +10,7 @@ from taskrel import results
 from taskrel.exp.runner import DIGITS as NAMES, producing_modules
 from taskrel.exp.digits import (scale_config, check_records, merge_results, results_file, pair_matrix, rank_correlation,
                                 paper_rank_correlation, fig4a_claims, fig4b_claims, fig4a_verdict, fig4b_verdict, fig4a_table,
-                                summary, main, RECORD_KEYS, PAPER_FIG4A)
+                                summary, main, RECORD_KEYS, PAPER_FIG4A, ABLATIONS, ablation_key, ablation_table)
 
 torch.set_num_threads(1)
 
@@ -190,4 +190,21 @@ def test_tiny_run_through_the_command_line(tmp_path):
     assert back["header"]["scale"] == "tiny" and [(r["reference"], r["target"]) for r in back["records"]] == [("USPS", "MNIST"), ("USPS", "FMNIST")]
     assert torch.get_num_threads() == 1   # the CPU scales default to one thread
     assert res["records"][0]["task_relatedness"] == back["records"][0]["task_relatedness"]
-    assert list(back["records"][0]["bounds"]) == ["certified", "authors-digits"]
+    assert list(back["records"][0]["bounds"]) == ["certified", "authors-digits"] + [ablation_key("certified", a) for a in ABLATIONS]
+
+
+def test_ablation_table_ranks_every_variant_against_the_main_transferability():
+    "An ablation whose bound reverses the paper's order scores Spearman -1 against the main preset's transferability, even when its own target loss would agree with it."
+    recs = []
+    for s in range(3):
+        for (r, t), (tr, tf) in PAPER_FIG4A.items():
+            rec = record(r, t, s, tr, tf)
+            rec["bounds"][ablation_key("certified", "reversed")] = dict(rec["bounds"]["certified"], task_relatedness=10 - tf, transferability=10 - tf - 1)
+            recs.append(rec)
+    res = results_of(recs)
+    res["header"]["config"] |= dict(presets=["certified"], ablations={"reversed": dict(tau_source="fixed")})
+    t = ablation_table(res)
+    assert list(t.index) == ["certified", "reversed"] and t.loc["reversed", "knob"] == "tau_source=fixed"
+    assert t.loc["reversed", "spearman"] == pytest.approx(-1.0, abs=1e-12) and t.loc["reversed", "agree"] == 0
+    assert t.loc["certified", "spearman"] == pytest.approx(paper_rank_correlation()["spearman"], abs=1e-12)
+    assert t.loc["reversed", "above"] == 18 and t.loc["reversed", "bound_min"] == pytest.approx(10 - 1.77, abs=1e-12)

@@ -11,19 +11,20 @@ import torch
 from tqdm.auto import tqdm
 from .. import results
 from ..encoders import LeNet, train_classifier, extract_features, accuracy, efficientnet_lite0, fine_tune
-from ..bound import mismatch_terms
+from ..bound import mismatch_terms, resolve_preset
 from ..plots import plot_decomposition, subplots, TERM_COLOURS
 from .runner import (DIGITS, BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides,
                                 bounds_by_preset, bound_fields, producing_modules, results_path, load_or, describe,
                                 records_frame, seed_summary, mean_std, common_arguments, command_line, verdict_table, study_runner)
 
 # %% auto #0
-__all__ = ['PAPER_FIG4A', 'PAPER_FIG4B', 'PAPER_FIG4B_ACCURACY', 'SCALES', 'CERTIFIED_MAX_ENTRIES', 'RECORD_KEYS', 'scale_config',
-           'linear_probe_accuracy', 'relatedness_record', 'fig4a_records', 'fig4b_records', 'results_file',
-           'run_experiment', 'check_records', 'merge_results', 'main', 'summary', 'transfer_column', 'pair_matrix',
-           'paper_matrix', 'plot_fig4a', 'plot_fig4a_decomposition', 'rank_correlation', 'paper_rank_correlation',
-           'fig4a_claims', 'fig4a_verdict', 'plot_fig4b', 'fig4b_claims', 'fig4b_verdict', 'fig4a_verdicts',
-           'fig4b_verdicts', 'fig4a_table', 'fig4b_table']
+__all__ = ['PAPER_FIG4A', 'PAPER_FIG4B', 'PAPER_FIG4B_ACCURACY', 'ABLATIONS', 'SCALES', 'CERTIFIED_MAX_ENTRIES', 'RECORD_KEYS',
+           'scale_config', 'ablation_key', 'linear_probe_accuracy', 'relatedness_record', 'fig4a_records',
+           'fig4b_records', 'results_file', 'run_experiment', 'check_records', 'merge_results', 'main', 'summary',
+           'transfer_column', 'pair_matrix', 'paper_matrix', 'plot_fig4a', 'plot_fig4a_decomposition',
+           'rank_correlation', 'paper_rank_correlation', 'fig4a_claims', 'fig4a_verdict', 'plot_fig4b', 'fig4b_claims',
+           'fig4b_verdict', 'fig4a_verdicts', 'fig4b_verdicts', 'ablation_table', 'plot_ablation', 'fig4a_table',
+           'fig4b_table']
 
 # %% ../../nbs/21_exp.digits.ipynb #1bfb0b2c
 PAPER_FIG4A = {  # (reference, target): (task-relatedness, transferability); conv nets, tau = 0.2, 3 seeds
@@ -41,15 +42,23 @@ PAPER_FIG4B_ACCURACY = {"MNIST": {"PE": 0.98, "FFE": 0.99}, "SVHN": {"PE": 0.61,
 # %% ../../nbs/21_exp.digits.ipynb #d7ea8296
 _COMMON = dict(references=("MNIST", "FMNIST", "USPS"), seeds=(0, 1, 2), tau=0.2, presets=("certified", "authors-digits"))
 
+ABLATIONS = {   # Fig. 4a's one-factor ablation: name -> the one knob of the main preset it changes
+    "A = I": dict(setting="FixedAll"),                            # nothing learned: the features as the encoder gives them
+    "standardize = reference": dict(standardize="reference"),     # both tasks z-scored with the reference's statistics
+    "standardize = none": dict(standardize="none"),               # raw features
+    "target sampling = random": dict(target_sampling="random"),   # target batches drawn at random, not per class
+    "tau = probes' tau": dict(tau_source="fixed"),                # the probes' tau (0.2) in place of the certified constant
+}
+
 SCALES = {
     "fig4a": {
         "full": _COMMON | dict(image_size=28, train_per_class=None, encoder_epochs=10, encoder_batch=128, encoder_lr=1e-3, fit_per_class=400,
-                               eval_per_class=600, epochs=1000, batch_size=500, probe_epochs=1000, authors_probe_epochs=None, fixed_all=True),
+                               eval_per_class=600, epochs=1000, batch_size=500, probe_epochs=1000, authors_probe_epochs=None, ablations=ABLATIONS),
         "cpu": _COMMON | dict(image_size=28, train_per_class=400, encoder_epochs=3, encoder_batch=64, encoder_lr=1e-3, fit_per_class=100,
-                              eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300, authors_probe_epochs=None, fixed_all=True),
+                              eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300, authors_probe_epochs=None, ablations=ABLATIONS),
         "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=28, train_per_class=30, encoder_epochs=1, encoder_batch=64,
                                encoder_lr=1e-3, fit_per_class=26, eval_per_class=10, epochs=3, batch_size=250, probe_epochs=20,
-                               authors_probe_epochs=20, fixed_all=True)},
+                               authors_probe_epochs=20, ablations=ABLATIONS)},
     "fig4b": {
         "full": _COMMON | dict(image_size=224, ft_per_class=1000, ft_epochs=3, ft_batch=64, ft_lr=1e-3, pca_dim=512, fit_per_class=400,
                                eval_per_class=600, epochs=1000, batch_size=1000, probe_epochs=1000, authors_probe_epochs=None),
@@ -75,6 +84,9 @@ def scale_config(fig: str,      # 'fig4a' or 'fig4b'
     if "certified" in cfg["presets"] and (n is None or 100 * n * n > CERTIFIED_MAX_ENTRIES):
         raise ValueError(f"eval_per_class={n}: the certified W needs a 10 n x 10 n cost matrix per pair, more than taskrel.bound's "
                          f"{CERTIFIED_MAX_ENTRIES:.0e} entries; use eval_per_class <= {int((CERTIFIED_MAX_ENTRIES / 100) ** 0.5)}.")
+    for name, over in (cfg.get("ablations") or {}).items():   # a knob that is not a Preset field fails here, before any training
+        if " | " in name: raise ValueError(f"ablations: the name {name!r} contains ' | ', which separates preset and ablation in a record.")
+        resolve_preset(cfg["presets"][0], **over)
     if cfg.get("pca_dim") is not None and cfg["fit_per_class"] is not None and cfg["pca_dim"] >= 10 * cfg["fit_per_class"]:
         raise ValueError(f"pca_dim={cfg['pca_dim']} >= the {10 * cfg['fit_per_class']} reference points it is fitted on "
                          f"(fit_per_class={cfg['fit_per_class']}, 10 classes): the last components would have no variance; lower pca_dim.")
@@ -83,6 +95,10 @@ def scale_config(fig: str,      # 'fig4a' or 'fig4b'
 # %% ../../nbs/21_exp.digits.ipynb #e1352f68
 RECORD_KEYS = ("reference", "target", "encoder", "seed", "preset", "transferability", "task_relatedness", "reweighted_loss",
                "label_mismatch", "distribution_mismatch", "tau", "reference_accuracy", "bounds")
+
+def ablation_key(preset: str, name: str) -> str:
+    "Where an ablation of `preset` sits in a record's 'bounds' (and its summary columns, e.g. 'task_relatedness[certified | A = I]')."
+    return f"{preset} | {name}"
 
 def linear_probe_accuracy(z_train, y_train, z_test, y_test, seed: int = 0) -> float:
     "Test accuracy of a logistic-regression probe on features standardised with the training statistics."
@@ -98,12 +114,12 @@ def relatedness_record(ref: tuple,      # (z_fit, y_fit, z_eval, y_eval) of the 
                        *, reference: str, target: str, encoder: str,  # tags of the record
                        reference_accuracy: float,  # linear-probe accuracy on the reference
                        device=None, **extra) -> dict:
-    "Alg. 1 (LearnedA) on one pair under each preset of cfg; the results-file record (RECORD_KEYS, then details)."
+    "Alg. 1 (LearnedA) on one pair under each preset of cfg, and under each of cfg's ablations of the first; the results-file record."
     over, main = preset_overrides(cfg), cfg["presets"][0]
-    runs = bounds_by_preset(ref, tgt, over, seed, device, setting="LearnedA", label_map="permutation", tau=cfg["tau"])
-    if cfg.get("fixed_all"):   # the same bound with A = I (nothing learned): how much of the ordering does learning A change?
-        f = bounds_by_preset(ref, tgt, {main: over[main]}, seed, device, setting="FixedAll", label_map="permutation", tau=cfg["tau"])[main]
-        extra = extra | dict(task_relatedness_fixed_all=f.total, distribution_mismatch_fixed_all=f.distribution_mismatch)
+    common = dict(setting="LearnedA", label_map="permutation", tau=cfg["tau"])
+    runs = bounds_by_preset(ref, tgt, over, seed, device, **common)
+    for name, knob in (cfg.get("ablations") or {}).items():   # the main preset with one knob changed
+        runs[ablation_key(main, name)] = bounds_by_preset(ref, tgt, {main: over[main] | knob}, seed, device, **(common | knob))[main]
     bounds = {p: bound_fields(r) for p, r in runs.items()}
     return (dict(reference=reference, target=target, encoder=encoder, seed=int(seed), preset=main)
             | {k: bounds[main][k] for k in BOUND_FIELDS}
@@ -266,7 +282,7 @@ if __name__ == "__main__" and Path(sys.argv[0]).name == "digits.py": main()
 
 # %% ../../nbs/21_exp.digits.ipynb #2c4a3abe
 _QUANTITIES = ["task_relatedness", "transferability", "reweighted_loss", "label_mismatch", "distribution_mismatch",
-               "transformed_reference_loss", "reference_accuracy", "task_relatedness_fixed_all", "distribution_mismatch_fixed_all"]
+               "transformed_reference_loss", "reference_accuracy"]
 
 
 def summary(res: dict) -> "pd.DataFrame":
@@ -341,10 +357,11 @@ def plot_fig4a_decomposition(res: dict, ax=None, encoder: str | None = None, tit
 
 # %% ../../nbs/21_exp.digits.ipynb #7f630257
 def rank_correlation(res: dict, encoder: str | None = None,
-                     quantity: str = "task_relatedness") -> dict:  # or 'task_relatedness[authors-digits]', 'task_relatedness_fixed_all' (A = I)
-    "Spearman/Kendall between a bound column and its transferability over pairs (seed means), and per seed."
+                     quantity: str = "task_relatedness",  # or 'task_relatedness[authors-digits]', 'task_relatedness[certified | A = I]'
+                     transfer: str | None = None) -> dict:  # the target-loss column to rank against (default: the bound's own)
+    "Spearman/Kendall between a bound column and a transferability column over pairs (seed means), and per seed."
     from scipy.stats import spearmanr, kendalltau, pearsonr
-    s, df, tcol = summary(res).reset_index(), records_frame(res), transfer_column(quantity)
+    s, df, tcol = summary(res).reset_index(), records_frame(res), transfer or transfer_column(quantity)
     if encoder is not None: s, df = s[s.encoder == encoder], df[df.encoder == encoder]
     tr, tf = s[quantity].values, s[tcol].values
     sp, kt = spearmanr(tr, tf), kendalltau(tr, tf)
@@ -359,22 +376,25 @@ def paper_rank_correlation() -> dict:
     return dict(n_pairs=6, spearman=float(spearmanr(tr, tf)[0]), kendall=float(kendalltau(tr, tf)[0]))
 
 # %% ../../nbs/21_exp.digits.ipynb #f62624a3
-def fig4a_claims(res: dict, encoder: str | None = None, quantity: str = "task_relatedness") -> dict:
-    "Which of the paper's Fig. 4a claims hold in a results file (for the bound in column `quantity`, against its transferability)."
-    s, df, tcol = summary(res).reset_index(), records_frame(res), transfer_column(quantity)
+def fig4a_claims(res: dict, encoder: str | None = None, quantity: str = "task_relatedness",
+                 transfer: str | None = None) -> dict:   # the orderings' yardstick (default: the bound's own transferability)
+    "Which of the paper's Fig. 4a claims hold in a results file (for the bound in column `quantity`, against a transferability)."
+    s, df, tcol = summary(res).reset_index(), records_frame(res), transfer or transfer_column(quantity)
     if encoder is not None: s, df = s[s.encoder == encoder], df[df.encoder == encoder]
     per_ref = {}
     for ref, g in s.groupby("reference", sort=False):
         if len(g) < 2: continue
         per_ref[ref] = dict(best_by_relatedness=g.loc[g[quantity].idxmin(), "target"], best_by_transferability=g.loc[g[tcol].idxmin(), "target"])
         per_ref[ref]["agree"] = per_ref[ref]["best_by_relatedness"] == per_ref[ref]["best_by_transferability"]
-    gap = df[quantity] - df[tcol]
+    gap = df[quantity] - df[transfer_column(quantity)]   # Theorem 3 bounds the target loss of its own feature space
     return dict(per_reference=per_ref, orderings_agree=all(v["agree"] for v in per_ref.values()),
                 digits_pair_best={r: v["best_by_relatedness"] for r, v in per_ref.items() if r in ("MNIST", "USPS")},
-                rank=rank_correlation(res, encoder, quantity), bound_above_transferability=int((gap >= 0).sum()), n_records=len(df),
+                rank=rank_correlation(res, encoder, quantity, tcol), bound_above_transferability=int((gap >= 0).sum()), n_records=len(df),
                 smallest_gap=float(gap.min()))
 
 def _other_presets(res: dict) -> list: return list(res["header"]["config"]["presets"][1:])
+
+def _ablations(res: dict) -> list: return list((res["header"]["config"].get("ablations") or {}))
 
 def fig4a_verdict(res: dict) -> str:
     "The Fig. 4a claims as sentences, from a results file."
@@ -390,8 +410,7 @@ def fig4a_verdict(res: dict) -> str:
     if mu: lines.append("MNIST and USPS each other's most related target: "
                         + ("yes." if mu.get("MNIST", "USPS") == "USPS" and mu.get("USPS", "MNIST") == "MNIST" else f"no ({mu})."))
     lines.append(f"Bound >= transferability in {c['bound_above_transferability']} of {c['n_records']} records (smallest gap {c['smallest_gap']:+.3f}).")
-    extra = [("FixedAll, A = I, nothing learned", "task_relatedness_fixed_all")] if all("task_relatedness_fixed_all" in r for r in res["records"]) else []
-    for name, q in extra + [(f"preset {p!r}", f"task_relatedness[{p}]") for p in _other_presets(res)]:
+    for name, q in [(f"preset {p!r}", f"task_relatedness[{p}]") for p in _other_presets(res)]:
         f = fig4a_claims(res, quantity=q)
         agree = sum(v["agree"] for v in f["per_reference"].values())
         lines.append(f"With {name}: orderings agree for {agree} of {len(f['per_reference'])} references, Spearman {f['rank']['spearman']:.2f}, "
@@ -517,6 +536,36 @@ def fig4b_verdicts(res: dict) -> list:
                         here=f"{better} of {len(c['pairs'])} pairs", holds=better == len(c["pairs"])))
     return out
 
+# %% ../../nbs/21_exp.digits.ipynb #ab210002
+def ablation_table(res: dict, encoder: str | None = None) -> "pd.DataFrame":
+    "Per variant (the main preset, then each ablation of it): the knob changed, orderings against the main preset's transferability, the bound's range."
+    import pandas as pd
+    main, knobs, s = res["records"][0]["preset"], res["header"]["config"].get("ablations") or {}, summary(res)
+    rows = []
+    for name, q in [(main, "task_relatedness")] + [(n, f"task_relatedness[{ablation_key(main, n)}]") for n in knobs]:
+        c = fig4a_claims(res, encoder, q, transfer="transferability")   # one yardstick for every variant
+        rows.append(dict(variant=name, knob=", ".join(f"{k}={v}" for k, v in knobs.get(name, {}).items()) or "–",
+                         agree=sum(v["agree"] for v in c["per_reference"].values()), references=len(c["per_reference"]),
+                         spearman=c["rank"]["spearman"], spearman_per_seed=list(c["rank"]["spearman_per_seed"].values()),
+                         bound_min=float(s[q].min()), bound_max=float(s[q].max()),
+                         above=c["bound_above_transferability"], records=c["n_records"]))
+    return pd.DataFrame(rows).set_index("variant")
+
+def plot_ablation(res: dict, ax=None):
+    "Spearman between bound and transferability per variant: one dot per seed, a bar for the seed means, the paper's value as a line."
+    t = ablation_table(res)
+    ax = ax if ax is not None else subplots(1, 1, (7.5, 0.5 * len(t) + 1.2))
+    y = np.arange(len(t))[::-1]
+    ax.barh(y, t.spearman, color="#9ecae1", label="over the 6 pairs (seed means)")
+    for yi, seeds in zip(y, t.spearman_per_seed):
+        ax.plot(seeds, [yi] * len(seeds), "o", color="k", ms=4, label="within one seed" if yi == y[0] else None)
+    ax.axvline(paper_rank_correlation()["spearman"], color="C3", ls="--", label="paper's values")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, [f"{v} ({a}/{n} refs agree)" for v, a, n in zip(t.index, t.agree, t.references)])
+    ax.set_xlim(-1.05, 1.05); ax.set_xlabel("Spearman: task-relatedness vs transferability")
+    ax.set_title(f"Fig. 4a ordering, one knob at a time ({res['header']['scale']} scale)"); ax.legend(fontsize=8, loc="lower left")
+    return ax
+
 # %% ../../nbs/21_exp.digits.ipynb #77c6c827
 def _pm(r, q, digits=2): return mean_std(r[q], r[f"{q}_std"], digits)
 
@@ -532,7 +581,8 @@ def fig4a_table(res: dict) -> "pd.DataFrame":
         p = PAPER_FIG4A.get((ref, tgt), (np.nan, np.nan))
         row = {"reference": ref, "target": tgt, f"TR ({res['records'][0]['preset']})": _pm(r, "task_relatedness"), "paper TR": _paper(p[0]),
                "transferability": _pm(r, "transferability"), "paper transf.": _paper(p[1])}
-        if "task_relatedness_fixed_all" in r: row["TR with A = I"] = _pm(r, "task_relatedness_fixed_all")
+        a_is_i = f"task_relatedness[{ablation_key(res['records'][0]['preset'], 'A = I')}]"
+        if a_is_i in r: row["TR with A = I"] = _pm(r, a_is_i)
         for q in _other_presets(res):
             row |= {f"TR ({q})": _pm(r, f"task_relatedness[{q}]"), f"transf. ({q})": _pm(r, f"transferability[{q}]")}
         rows.append(row | {"ref. probe acc.": f"{r.reference_accuracy:.1%}", "seeds": int(r.seeds)})
