@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 from .core import check_features, check_labels, check_column_stochastic
 from .ot import block_assignment, class_wasserstein, cost_matrix, emd_plan, label_wasserstein_nu, matching_counts, wasserstein
-from .probe import LipschitzProbe, Standardizer, lipschitz_constant, train_probe
+from .probe import LipschitzProbe, Standardizer, lipschitz_constant, train_probe, penalised_grad_norm
 from .transforms import class_prior, conditional_entropy, reweighted_loss
 from scipy.special import logsumexp
 
@@ -582,14 +582,18 @@ def task_relatedness(zr, yr,                  # reference features (n_R, d) and 
     yt_eval = log_transformed_probs(zt_e, M, c, B).argmax(1) if pseudo else yt_e
     ev = evaluate_bound(probe_R, A, bias, B, D, zr_e, yr_e, zt_e, yt_eval, p, A_bar=fit["A_bar"], seed=seed)
     t2 = time.perf_counter()
-    transfer = None if yt is None else probe(zt, yt, K_T).loss(zt_e, yt_eval)
+    probe_T = None if yt is None else probe(zt, yt, K_T)
+    transfer = None if probe_T is None else probe_T.loss(zt_e, yt_eval)
     t3 = time.perf_counter()
+    pen = p.probe_kwargs.get("penalty", "true+random")     # how far each probe is from its tau, on its own training data
+    norms = {k: None if h is None else penalised_grad_norm(h.W, h.b, z, y, pen, seed) for k, h, z, y in (("reference", probe_R, zr, yr), ("target", probe_T, zt, yt))}
     details = dict(tau=ev["tau_all"], wasserstein=ev["wasserstein"], nu_eval=ev["nu_eval"], loss_gap_R=ev["loss_gap_R"],
                    loss_on_R3=ev["loss_on_R3"], cond_A=ev["cond_A"], inverse_gap_fro=ev["inverse_gap_fro"], prior_gap_l1=ev["prior_gap_l1"],
                    eval_split=split, pseudo_labels=pseudo, seed=seed, batch_size=batch, feature_dim=d,
                    cross_class_mass=_mean_or_none([h["cross_class_mass"] for h in fit["history"]]),
                    solvers=sorted({h["solver"] for h in fit["history"]}),
                    B_initial=np.round(fit["B_initial"], 6).tolist(),   # the label map Alg. 1 started from (K_T, K_R)
+                   probe_grad_norms=norms,                              # penalised gradient norm of each probe (compare with tau)
                    timings=dict(probes=t_probe + (t3 - t2), alg1=t1 - t0 - t_probe, evaluation=t2 - t1))
     return TaskRelatedness(ev["reweighted_loss"], ev["label_mismatch"], ev["distribution_mismatch"], ev["tau"], ev["total"], transfer,
                            ev["transformed_reference_loss"], p, A, fit["A_bar"], bias, B, D, probe_R, fit["history"], details)

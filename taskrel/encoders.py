@@ -17,9 +17,10 @@ from .core import check_labels
 
 # %% auto #0
 __all__ = ['EFFICIENTNET_LITE_MEAN', 'EFFICIENTNET_LITE_STD', 'EFFICIENTNET_LITE_RESOLUTION', 'ENCODERS', 'preprocess_images',
-           'LeNet', 'train_classifier', 'extract_features', 'predict_proba', 'predict', 'accuracy',
-           'EfficientNetEncoder', 'efficientnet_lite_weights', 'efficientnet_lite', 'efficientnet_lite0', 'PCAEncoder',
-           'fine_tune', 'EncoderSpec', 'encoder_table', 'get_encoder', 'fit_encoder', 'save_encoder', 'load_encoder']
+           'LeNet', 'train_classifier', 'extract_features', 'predict_proba', 'predict', 'accuracy', 'held_out_loss',
+           'train_until_converged', 'EfficientNetEncoder', 'efficientnet_lite_weights', 'efficientnet_lite',
+           'efficientnet_lite0', 'PCAEncoder', 'fine_tune', 'EncoderSpec', 'encoder_table', 'get_encoder',
+           'fit_encoder', 'save_encoder', 'load_encoder']
 
 # %% ../nbs/15_encoders.ipynb #185834c2
 def _check_images(X, name="X") -> np.ndarray:
@@ -88,8 +89,10 @@ def train_classifier(model: nn.Module,          # forward(x) -> logits; has .pre
                      seed: int = 0,             # batch order and dropout noise
                      device=None,               # 'cpu', 'cuda' (default: cuda if available)
                      progress: bool = True,     # tqdm bar over the batches
-                     desc: str = "train") -> list:
-    "Train `model` in place by Adam + cross-entropy; returns the mean training loss of each epoch."
+                     desc: str = "train",
+                     on_epoch=None,             # on_epoch(epoch, mean training loss) -> True to stop after that epoch
+                    ) -> list:
+    "Train `model` in place by Adam + cross-entropy; returns the mean training loss of each epoch run."
     X = _check_images(X); y = check_labels(y, len(X), "y")
     for v, nm in [(epochs, "epochs"), (batch_size, "batch_size")]:
         if not (isinstance(v, (int, np.integer)) and v >= 1): raise ValueError(f"{nm}={v!r}: expected a positive int.")
@@ -101,7 +104,7 @@ def train_classifier(model: nn.Module,          # forward(x) -> logits; has .pre
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         bar = tqdm(total=epochs * n_batches, desc=desc, disable=not progress, leave=False)
-        for _ in range(epochs):
+        for epoch in range(epochs):
             order, total = rng.permutation(len(X)), 0.0
             for i in range(n_batches):
                 idx = np.sort(order[i * batch_size:(i + 1) * batch_size])
@@ -110,6 +113,9 @@ def train_classifier(model: nn.Module,          # forward(x) -> logits; has .pre
                 opt.zero_grad(); loss.backward(); opt.step()
                 total += float(loss.detach()) * len(idx); bar.update(1)
             hist.append(total / len(X)); bar.set_postfix(loss=f"{hist[-1]:.3f}")
+            if on_epoch is not None:
+                stop = on_epoch(epoch, hist[-1]); model.train()   # the callback may have evaluated the model
+                if stop: break
         bar.close()
     model.eval()
     return hist
@@ -142,6 +148,46 @@ def accuracy(model: nn.Module, X, y, batch_size: int = 256, device=None) -> floa
     "Fraction of images whose predicted class equals y."
     y = check_labels(y, len(_check_images(X)), "y")
     return float((predict(model, X, batch_size, device) == y).mean())
+
+# %% ../nbs/15_encoders.ipynb #e15c0002
+def _stratified_holdout(y, fraction: float, seed: int):
+    "(train indices, held-out indices): `fraction` of every class held out (at least one image of each), seeded."
+    rng, held = np.random.default_rng(seed), []
+    for k in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == k))
+        held.append(idx[:max(1, int(round(fraction * len(idx))))])
+    held = np.sort(np.concatenate(held))
+    return np.setdiff1d(np.arange(len(y)), held), held
+
+@torch.no_grad()
+def held_out_loss(model: nn.Module, X, y, batch_size: int = 256, device=None) -> float:
+    "Mean cross-entropy of the model's own head on (X, y), in evaluation mode."
+    logp = _outputs(model, X, lambda m, x: m(x).double().log_softmax(1), batch_size, device, False, "loss")
+    return float(-logp[torch.arange(len(y)), torch.as_tensor(y)].mean())
+
+def train_until_converged(model: nn.Module, X, y, *,
+                          max_epochs: int = 30,       # cap on the epochs
+                          patience: int = 2,          # epochs without improvement of the held-out loss before stopping
+                          min_delta: float = 1e-3,    # relative improvement that counts
+                          val_fraction: float = 0.1,  # share of each class held out for the rule
+                          seed: int = 0, device=None, progress: bool = True, desc: str = "train", **train_kw) -> dict:
+    "Train `model` in place until its held-out loss stops improving; the best epoch's weights are kept. Returns the training record."
+    import copy
+    y = check_labels(y, len(_check_images(X)), "y")
+    if not 0 < val_fraction < 1: raise ValueError(f"val_fraction={val_fraction!r}: expected a fraction strictly between 0 and 1.")
+    if not (isinstance(patience, (int, np.integer)) and patience >= 1): raise ValueError(f"patience={patience!r}: expected a positive int.")
+    tr, va = _stratified_holdout(y, val_fraction, seed)
+    val, best = [], dict(loss=np.inf, epoch=-1, state=None)
+    def on_epoch(epoch, _):
+        val.append(held_out_loss(model, X[va], y[va], device=device))
+        if val[-1] < best["loss"] * (1 - min_delta):
+            best.update(loss=val[-1], epoch=epoch, state=copy.deepcopy(model.state_dict()))
+        return epoch - best["epoch"] >= patience
+    hist = train_classifier(model, X[tr], y[tr], epochs=max_epochs, seed=seed, device=device, progress=progress, desc=desc,
+                            on_epoch=on_epoch, **train_kw)
+    model.load_state_dict(best["state"]); model.eval()
+    return dict(train_loss=hist, val_loss=val, best_epoch=best["epoch"] + 1, epochs_run=len(hist),
+                converged=len(hist) < max_epochs or best["epoch"] < max_epochs - 1, n_train=len(tr), n_val=len(va))
 
 # %% ../nbs/15_encoders.ipynb #2d7c223e
 EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD = 127 / 255, 128 / 255   # (255 x - 127) / 128, as in the TF Lite training

@@ -14,7 +14,8 @@ from .transforms import LinearSoftmax
 
 # %% auto #0
 __all__ = ['PENALTIES', 'OPTIMIZERS', 'Standardizer', 'input_grad_norms', 'lipschitz_constant', 'empirical_lipschitz',
-           'LipschitzProbe', 'probe_objective', 'train_probe', 'probe_report']
+           'LipschitzProbe', 'penalised_sq_norms', 'penalised_grad_norm', 'probe_objective', 'train_probe',
+           'probe_report']
 
 # %% ../nbs/03_probe.ipynb #630a0a1a
 @dataclass
@@ -109,6 +110,30 @@ def _hinge2(G2, tau):
     "relu(sqrt(G2) - tau)^2 with zero gradient wherever sqrt(G2) <= tau."
     return (G2.clamp_min(tau ** 2).sqrt() - tau) ** 2
 
+def penalised_sq_norms(p, M,    # softmax outputs (n, K) and M = W W^T (K, K)
+                       y, yr,   # true and random labels (n,); yr unused for 'max'
+                       penalty: str) -> list:
+    "The squared input-gradient norms a penalty constrains: [(n, K)] over every label for 'max', else one (n,) tensor per term."
+    K = M.shape[0]                                   # ||W^T q||^2 = q^T M q: every norm costs O(K^2), not O(d)
+    if penalty == "max":
+        pM = p @ M                                                             # ||W^T(p - e_k)||^2 = pMp - 2 (pM)_k + M_kk
+        return [(pM * p).sum(1, keepdim=True) - 2 * pM + torch.diagonal(M)[None]]
+    q = [p - torch.nn.functional.one_hot(t, K).to(p.dtype) for t in (y, yr)]   # p - e_y and p - e_{random}
+    if penalty == "summed": q = [q[0] + q[1]]                                   # gradient of l(y) + l(random)
+    return [((qi @ M) * qi).sum(1) for qi in q]
+
+@torch.no_grad()
+def penalised_grad_norm(W, b,                    # probe weights (K, d) and bias (K,), numpy or torch
+                        z, y,                    # features (n, d) and true labels (n,)
+                        penalty: str = "true+random", # the penalty whose norms are measured
+                        seed: int = 0,           # seeds the random labels
+                       ) -> float:
+    "The largest input-gradient norm on (z, y) of the kind the training penalty constrains (true or random labels, their sum, or every label)."
+    W, b, z = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in (W, b, z))
+    y = torch.as_tensor(np.asarray(y)); p = torch.softmax(z @ W.T + b, 1)
+    yr = torch.randint(0, W.shape[0], (len(z),), generator=torch.Generator().manual_seed(seed))
+    return float(max(G2.max() for G2 in penalised_sq_norms(p, W @ W.T, y, yr, penalty)).clamp_min(0).sqrt())
+
 def probe_objective(W, b,       # torch parameters (K, d) and (K,)
                     z, y,       # torch features (n, d) and labels (n,)
                     tau, rho,   # penalty target (None: no penalty) and weight
@@ -120,16 +145,9 @@ def probe_objective(W, b,       # torch parameters (K, d) and (K,)
     ce = torch.nn.functional.cross_entropy(s, y)
     if tau is None: return ce, ce, torch.zeros((), dtype=z.dtype)
     p, K = torch.softmax(s, 1), W.shape[0]
-    M = W @ W.T                                      # ||W^T q||^2 = q^T M q: every norm costs O(K^2), not O(d)
-    if penalty == "max":
-        pM = p @ M                                                             # ||W^T(p - e_k)||^2 = pMp - 2 (pM)_k + M_kk
-        G2 = (pM * p).sum(1, keepdim=True) - 2 * pM + torch.diagonal(M)[None]
-        pen = _hinge2(G2, tau).max(1).values.mean()
-    else:
-        yr = torch.randint(0, K, (len(z),), generator=generator, device=z.device)
-        q = [p - torch.nn.functional.one_hot(t, K).to(p.dtype) for t in (y, yr)]   # p - e_y and p - e_{random}
-        if penalty == "summed": q = [q[0] + q[1]]                                   # gradient of l(y) + l(random)
-        pen = sum(_hinge2(((qi @ M) * qi).sum(1), tau).mean() for qi in q)
+    yr = None if penalty == "max" else torch.randint(0, K, (len(z),), generator=generator, device=z.device)
+    G2s = penalised_sq_norms(p, W @ W.T, y, yr, penalty)
+    pen = _hinge2(G2s[0], tau).max(1).values.mean() if penalty == "max" else sum(_hinge2(G2, tau).mean() for G2 in G2s)
     return ce + rho * pen, ce, pen
 
 # %% ../nbs/03_probe.ipynb #12f47867
@@ -175,9 +193,13 @@ def train_probe(z,                    # training features (n, d), already standa
                 momentum:float=0.9,   # SGD momentum
                 weight_decay:float=0.0, # L2 weight decay (the authors' SGD: 5e-4)
                 steps:int=None,       # optimiser steps on batches drawn with replacement, instead of epochs
+                tau_tolerance:float=None, # keep training until the penalised gradient norm on (z, y) is within this fraction of tau
+                max_epochs:int=None,  # cap for tau_tolerance, in epochs (steps when `steps` is given); default 10x the budget
                ) -> LipschitzProbe:
     "Linear softmax probe trained with cross-entropy plus the gradient-norm penalty of App. C.3."
     _check_train_args(tau, rho, epochs, steps, lr, batch_size, penalty, optimizer, dtype)
+    if tau_tolerance is not None and (tau is None or not (np.isfinite(tau_tolerance) and 0 < tau_tolerance < 1)):
+        raise ValueError(f"tau_tolerance={tau_tolerance!r}: needs a tau and a fraction strictly between 0 and 1 (e.g. 0.1).")
     z = check_features(z, "z")
     y = check_labels(y, len(z), "y", n_classes=n_classes)
     K = int(y.max()) + 1 if n_classes is None else int(n_classes)
@@ -194,14 +216,24 @@ def train_probe(z,                    # training features (n, d), already standa
     bs = len(z) if batch_size is None else min(int(batch_size), len(z))
     every = len(z) if steps is None else bs                         # samples per history entry: an epoch, or a step
     hist, tot, seen = {"objective": [], "ce": [], "penalty": []}, np.zeros(3), 0
-    total = int(steps) if steps is not None else int(epochs) * -(-len(z) // bs)
-    for idx in tqdm(_batches(len(z), bs, epochs, steps, g, dev), total=total, desc=f"probe (tau={tau})", disable=not progress, leave=False):
-        obj, ce, pen = probe_objective(W, b, Z[idx], Y[idx], tau, rho, penalty, g)
-        opt.zero_grad(); obj.backward(); opt.step()
-        tot += np.array([obj.item(), ce.item(), pen.item()]) * len(idx); seen += len(idx)
-        if seen >= every:
-            for k, v in zip(hist, tot / seen): hist[k].append(float(v))
-            tot, seen = np.zeros(3), 0
+    def train(n):   # n more epochs (steps when `steps` is given)
+        nonlocal tot, seen
+        total = n if steps is not None else n * -(-len(z) // bs)
+        batches = _batches(len(z), bs, None if steps is not None else n, n if steps is not None else None, g, dev)
+        for idx in tqdm(batches, total=total, desc=f"probe (tau={tau})", disable=not progress, leave=False):
+            obj, ce, pen = probe_objective(W, b, Z[idx], Y[idx], tau, rho, penalty, g)
+            opt.zero_grad(); obj.backward(); opt.step()
+            tot += np.array([obj.item(), ce.item(), pen.item()]) * len(idx); seen += len(idx)
+            if seen >= every:
+                for k, v in zip(hist, tot / seen): hist[k].append(float(v))
+                tot, seen = np.zeros(3), 0
+    budget = int(steps if steps is not None else epochs); train(budget)
+    if tau_tolerance is not None:    # extend in tenths of the budget until the measured norm is within tolerance of tau, or the cap
+        measure = lambda: penalised_grad_norm(W.detach().cpu(), b.detach().cpu(), z, y, penalty, seed)
+        cap, done, checks = int(max_epochs or 10 * budget), budget, [[budget, measure()]]
+        while abs(checks[-1][1] / tau - 1) > tau_tolerance and done < cap:
+            n = min(max(1, budget // 10), cap - done); train(n); done += n; checks.append([done, measure()])
+        hist |= dict(tolerance_checks=checks, within_tolerance=bool(abs(checks[-1][1] / tau - 1) <= tau_tolerance))
     return LipschitzProbe(W.detach().cpu().double().numpy(), b.detach().cpu().double().numpy(),
                           tau=tau, rho=rho, penalty=penalty, history=hist)
 

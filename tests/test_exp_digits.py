@@ -208,3 +208,12 @@ def test_ablation_table_ranks_every_variant_against_the_main_transferability():
     assert t.loc["reversed", "spearman"] == pytest.approx(-1.0, abs=1e-12) and t.loc["reversed", "agree"] == 0
     assert t.loc["certified", "spearman"] == pytest.approx(paper_rank_correlation()["spearman"], abs=1e-12)
     assert t.loc["reversed", "above"] == 18 and t.loc["reversed", "bound_min"] == pytest.approx(10 - 1.77, abs=1e-12)
+
+
+def test_cpu_all_scale_trains_on_every_image_to_convergence_and_probes_to_their_tau():
+    from taskrel.exp.runner import preset_overrides
+    c = scale_config("fig4a", "cpu-all")
+    assert c["train_per_class"] == "all" and c["encoder_patience"] >= 1 and c["tau"] == 0.2 and c["batch_size"] > 200
+    over = preset_overrides(c)
+    assert all(o["probe"]["tau_tolerance"] == 0.1 for o in over.values()), over
+    assert "probe" not in preset_overrides(scale_config("fig4a", "cpu"))["authors-digits"]   # the other scales keep the recipes' own probes

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .. import results
-from ..encoders import LeNet, train_classifier, extract_features, accuracy, efficientnet_lite0, fine_tune
+from ..encoders import LeNet, train_classifier, train_until_converged, extract_features, accuracy, efficientnet_lite0, fine_tune
 from ..bound import mismatch_terms, resolve_preset
 from ..plots import plot_decomposition, subplots, TERM_COLOURS
 from .runner import (DIGITS, BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides,
@@ -52,13 +52,18 @@ ABLATIONS = {   # Fig. 4a's one-factor ablation: name -> the one knob of the mai
 
 SCALES = {
     "fig4a": {
-        "full": _COMMON | dict(image_size=28, train_per_class=None, encoder_epochs=10, encoder_batch=128, encoder_lr=1e-3, fit_per_class=400,
-                               eval_per_class=600, epochs=1000, batch_size=500, probe_epochs=1000, authors_probe_epochs=None, ablations=ABLATIONS),
-        "cpu": _COMMON | dict(image_size=28, train_per_class=400, encoder_epochs=3, encoder_batch=64, encoder_lr=1e-3, fit_per_class=100,
-                              eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300, authors_probe_epochs=None, ablations=ABLATIONS),
-        "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=28, train_per_class=30, encoder_epochs=1, encoder_batch=64,
-                               encoder_lr=1e-3, fit_per_class=26, eval_per_class=10, epochs=3, batch_size=250, probe_epochs=20,
-                               authors_probe_epochs=20, ablations=ABLATIONS)},
+        "full": _COMMON | dict(image_size=28, train_per_class=None, encoder_epochs=10, encoder_patience=None, encoder_batch=128, encoder_lr=1e-3,
+                               fit_per_class=400, eval_per_class=600, epochs=1000, batch_size=500, probe_epochs=1000, authors_probe_epochs=None,
+                               probe_tau_tolerance=None, ablations=ABLATIONS),
+        "cpu": _COMMON | dict(image_size=28, train_per_class=400, encoder_epochs=3, encoder_patience=None, encoder_batch=64, encoder_lr=1e-3,
+                              fit_per_class=100, eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300, authors_probe_epochs=None,
+                              probe_tau_tolerance=None, ablations=ABLATIONS),
+        "cpu-all": _COMMON | dict(image_size=28, train_per_class="all", encoder_epochs=30, encoder_patience=2, encoder_batch=128, encoder_lr=1e-3,
+                                  fit_per_class=500, eval_per_class=300, epochs=1000, batch_size=500, probe_epochs=None, authors_probe_epochs=None,
+                                  probe_tau_tolerance=0.1, ablations={}),
+        "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=28, train_per_class=30, encoder_epochs=1, encoder_patience=None,
+                               encoder_batch=64, encoder_lr=1e-3, fit_per_class=26, eval_per_class=10, epochs=3, batch_size=250, probe_epochs=20,
+                               authors_probe_epochs=20, probe_tau_tolerance=None, ablations=ABLATIONS)},
     "fig4b": {
         "full": _COMMON | dict(image_size=224, ft_per_class=1000, ft_epochs=3, ft_batch=64, ft_lr=1e-3, pca_dim=512, fit_per_class=400,
                                eval_per_class=600, epochs=1000, batch_size=1000, probe_epochs=1000, authors_probe_epochs=None),
@@ -143,11 +148,14 @@ def fig4a_records(cfg: dict, root=None, device=None, progress: bool = True) -> l
     jobs = [(s, r) for s in cfg["seeds"] for r in cfg["references"]]
     for seed, ref in tqdm(jobs, desc="Fig. 4a (seed, reference)", disable=not progress):
         sp = digit_splits(seed, root)
-        Xtr, ytr = balanced_subset(sp[ref][0], sp[ref][1], cfg["train_per_class"], seed)
+        Xtr, ytr = sp[ref][:2] if cfg["train_per_class"] == "all" else balanced_subset(sp[ref][0], sp[ref][1], cfg["train_per_class"], seed)
         net = LeNet(n_classes=10, image_size=cfg["image_size"], seed=seed)
-        t0 = time.time()
-        train_classifier(net, Xtr, ytr, epochs=cfg["encoder_epochs"], batch_size=cfg["encoder_batch"], lr=cfg["encoder_lr"],
-                         seed=seed, device=device, progress=progress, desc=f"LeNet on {ref}")
+        t0, kw = time.time(), dict(batch_size=cfg["encoder_batch"], lr=cfg["encoder_lr"], seed=seed, device=device, progress=progress, desc=f"LeNet on {ref}")
+        if cfg.get("encoder_patience"):   # to convergence: until the held-out loss stops improving
+            run = train_until_converged(net, Xtr, ytr, max_epochs=cfg["encoder_epochs"], patience=cfg["encoder_patience"], **kw)
+            encoder = dict(encoder_epochs_run=run["epochs_run"], encoder_best_epoch=run["best_epoch"], encoder_converged=run["converged"],
+                           encoder_held_out_loss=min(run["val_loss"]))
+        else: train_classifier(net, Xtr, ytr, epochs=cfg["encoder_epochs"], **kw); encoder = {}
         train_s = time.time() - t0
         feats = {d: _features(net, sp[d], cfg, seed, device) for d in [ref] + _targets(ref)}
         net_acc = accuracy(net, *balanced_subset(sp[ref][2], sp[ref][3], cfg["eval_per_class"], seed), device=device)
@@ -155,7 +163,7 @@ def fig4a_records(cfg: dict, root=None, device=None, progress: bool = True) -> l
         for tgt in _targets(ref):
             recs.append(relatedness_record(feats[ref], feats[tgt], cfg, seed, reference=ref, target=tgt, encoder="LeNet",
                                            reference_accuracy=ref_acc, device=device, network_accuracy=net_acc,
-                                           encoder_train_seconds=train_s, n_encoder_train=len(ytr)))
+                                           encoder_train_seconds=train_s, n_encoder_train=len(ytr), **encoder))
     return recs
 
 # %% ../../nbs/21_exp.digits.ipynb #ca3808a0

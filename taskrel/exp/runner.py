@@ -78,7 +78,7 @@ def bound_fields(r) -> dict:
                 distribution_mismatch=r.distribution_mismatch, tau=r.tau, transferability=r.transferability,
                 transformed_reference_loss=r.transformed_reference_loss, preset=asdict(r.preset),
                 tau_all=d["tau"], wasserstein=d["wasserstein"], prior_gap_l1=d.get("prior_gap_l1"), cond_A=d.get("cond_A"),
-                cross_class_mass=d.get("cross_class_mass"), timings=d.get("timings"))
+                cross_class_mass=d.get("cross_class_mass"), timings=d.get("timings"), probe_grad_norms=d.get("probe_grad_norms"))
 
 def bounds_by_preset(ref: tuple,       # (z_fit, y_fit, z_eval, y_eval) of the reference task
                      tgt: tuple,       # the same for the target task
@@ -97,11 +97,12 @@ def bounds_by_preset(ref: tuple,       # (z_fit, y_fit, z_eval, y_eval) of the r
 def preset_overrides(cfg: dict,              # settings with 'presets', 'epochs', 'batch_size', 'probe_epochs', 'authors_probe_epochs'
                      epochs: int = None,     # Alg. 1 epochs (default cfg['epochs'])
                     ) -> dict:
-    "{preset: overrides} for each name in cfg['presets'], scaled by cfg."
+    "{preset: overrides} for each name in cfg['presets'], scaled by cfg (and with the probes' tau tolerance when cfg has 'probe_tau_tolerance')."
     out = {}
     for p in cfg["presets"]:
         e = cfg.get("authors_probe_epochs") if p.startswith("authors") else cfg.get("probe_epochs")
-        out[p] = dict(epochs=int(epochs or cfg["epochs"]), batch_size=cfg["batch_size"]) | ({"probe": dict(epochs=int(e))} if e is not None else {})
+        probe = ({} if e is None else dict(epochs=int(e))) | ({} if cfg.get("probe_tau_tolerance") is None else dict(tau_tolerance=cfg["probe_tau_tolerance"]))
+        out[p] = dict(epochs=int(epochs or cfg["epochs"]), batch_size=cfg["batch_size"]) | ({"probe": probe} if probe else {})
     return out
 
 # %% ../../nbs/19_exp.runner.ipynb #u0000019
