@@ -208,9 +208,9 @@ def fig4b_records(cfg: dict, root=None, device=None, progress: bool = True) -> l
     return recs
 
 # %% ../../nbs/21_exp.digits.ipynb #b71f088d
-def results_file(fig: str) -> Path:
-    "Where the book reads Fig. `fig`'s results: data/results/digits_<fig>.json in the repository."
-    return results_path(f"digits_{fig}")
+def results_file(fig: str, scale: str = "cpu") -> Path:
+    "Where the book reads Fig. `fig`'s results: data/results/digits_<fig>.json (cpu or full scale) or digits_<fig>_<scale>.json."
+    return results_path(f"digits_{fig}" if scale in ("cpu", "full") else f"digits_{fig}_{scale}")
 
 def run_experiment(fig: str,            # 'fig4a' or 'fig4b'
                    scale: str = "cpu",  # 'full' (GPU session), 'cpu' (reduced) or 'tiny' (tests)
@@ -271,7 +271,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m taskrel.exp.digits", description="Reproduce Fig. 4a/4b of the paper (Sec. 4.2) on MNIST, FMNIST, USPS.")
     p.add_argument("figure", choices=["fig4a", "fig4b", "merge"])
     p.add_argument("paths", nargs="*", help="merge only: OUT IN1 IN2 ...")
-    common_arguments(p, ["full", "cpu", "tiny"], default_threads=None)
+    common_arguments(p, list(dict.fromkeys(s for f in SCALES.values() for s in f)), default_threads=None)
     p.add_argument("--references", nargs="+", default=None, choices=list(DIGITS))
     a = p.parse_args(argv)
     cmd = command_line("taskrel.exp.digits", argv)
@@ -280,7 +280,7 @@ def main(argv=None):
         res = merge_results(a.paths[1:], out=a.paths[0], command=cmd, allow_dirty=a.allow_dirty)
         print(f"wrote {a.paths[0]}: {len(res['records'])} records"); return res
     threads = a.threads if a.threads is not None else (1 if a.scale != "full" else None)
-    out = a.out or results_file(a.figure)
+    out = a.out or results_file(a.figure, a.scale)
     res = run_experiment(a.figure, a.scale, out=out, root=a.root, device=a.device, progress=not a.no_progress, threads=threads,
                          command=cmd, allow_dirty=a.allow_dirty, seeds=a.seeds, references=a.references)
     print(f"wrote {out}: {len(res['records'])} records in {res['header']['wall_seconds']:.0f} s")
