@@ -23,8 +23,8 @@ __all__ = ['PAPER_FIG4A', 'PAPER_FIG4B', 'PAPER_FIG4B_ACCURACY', 'ABLATIONS', 'S
            'fig4b_records', 'results_file', 'run_experiment', 'check_records', 'merge_results', 'main', 'summary',
            'transfer_column', 'pair_matrix', 'paper_matrix', 'plot_fig4a', 'plot_fig4a_decomposition',
            'rank_correlation', 'paper_rank_correlation', 'fig4a_claims', 'fig4a_verdict', 'plot_fig4b', 'fig4b_claims',
-           'fig4b_verdict', 'fig4a_verdicts', 'fig4b_verdicts', 'ablation_table', 'plot_ablation', 'fig4a_table',
-           'fig4b_table']
+           'fig4b_verdict', 'fig4a_verdicts', 'fig4b_verdicts', 'ablation_table', 'plot_ablation', 'convergence_table',
+           'fig4a_table', 'fig4b_table']
 
 # %% ../../nbs/21_exp.digits.ipynb #1bfb0b2c
 PAPER_FIG4A = {  # (reference, target): (task-relatedness, transferability); conv nets, tau = 0.2, 3 seeds
@@ -562,7 +562,7 @@ def ablation_table(res: dict, encoder: str | None = None) -> "pd.DataFrame":
 def plot_ablation(res: dict, ax=None):
     "Spearman between bound and transferability per variant: one dot per seed, a bar for the seed means, the paper's value as a line."
     t = ablation_table(res)
-    ax = ax if ax is not None else subplots(1, 1, (7.5, 0.5 * len(t) + 1.2))
+    ax = ax if ax is not None else subplots(1, 1, (7.5, 0.5 * len(t) + 1.2))[0][0]
     y = np.arange(len(t))[::-1]
     ax.barh(y, t.spearman, color="#9ecae1", label="over the 6 pairs (seed means)")
     for yi, seeds in zip(y, t.spearman_per_seed):
@@ -573,6 +573,21 @@ def plot_ablation(res: dict, ax=None):
     ax.set_xlim(-1.05, 1.05); ax.set_xlabel("Spearman: task-relatedness vs transferability")
     ax.set_title(f"Fig. 4a ordering, one knob at a time ({res['header']['scale']} scale)"); ax.legend(fontsize=8, loc="lower left")
     return ax
+
+# %% ../../nbs/21_exp.digits.ipynb #ab210006
+def convergence_table(res: dict) -> "pd.DataFrame":
+    "Per (reference, seed): the encoder's training (epochs run, best epoch, converged, accuracy) and, per preset, the probes' largest norm / tau."
+    import pandas as pd
+    rows = {}
+    for r in res["records"]:
+        row = rows.setdefault((r["reference"], r["seed"]), {k: r.get(k) for k in ("n_encoder_train", "encoder_epochs_run", "encoder_best_epoch",
+                                                                                 "encoder_converged", "network_accuracy", "encoder_train_seconds")})
+        for p in res["header"]["config"]["presets"]:
+            b = r["bounds"][p]
+            norms = [v for v in (b.get("probe_grad_norms") or {}).values() if v is not None]
+            if norms: row[f"max norm / tau [{p}]"] = max(row.get(f"max norm / tau [{p}]", 0.0), max(norms) / b["preset"]["tau"])
+            if norms: row[f"min norm / tau [{p}]"] = min(row.get(f"min norm / tau [{p}]", np.inf), min(norms) / b["preset"]["tau"])
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["reference", "seed"])
 
 # %% ../../nbs/21_exp.digits.ipynb #77c6c827
 def _pm(r, q, digits=2): return mean_std(r[q], r[f"{q}_std"], digits)
