@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from taskrel import results
-from taskrel.exp.runner import DIGITS as NAMES, producing_modules
+from taskrel.exp.runner import DIGITS as NAMES, producing_modules, theorem3_holds
 from taskrel.exp.digits import (scale_config, check_records, merge_results, results_file, pair_matrix, rank_correlation,
                                 paper_rank_correlation, fig4a_claims, fig4b_claims, fig4a_verdict, fig4b_verdict, fig4a_table,
                                 summary, main, RECORD_KEYS, PAPER_FIG4A, ABLATIONS, ablation_key, ablation_table)
@@ -172,8 +172,7 @@ def test_saved_results_files_follow_the_schema(fig, path):
             assert b["transferability"] > 0
             knob = ablations.get(p.partition(" | ")[2], {})
             assert b["preset"]["setting"] == knob.get("setting", "LearnedA")
-            if b["preset"]["tau_source"] == "certified" and b["preset"]["mismatch"] == "certified":   # Theorem 3 on the evaluation samples
-                assert b["task_relatedness"] >= b["transformed_reference_loss"], (r["reference"], r["target"], p)
+            assert theorem3_holds(b) in (True, None), (r["reference"], r["target"], p)   # a certified bound lies above its target loss
         assert 0.0 <= r["reference_accuracy"] <= 1.0
         assert r["feature_dim"] < h["config"]["batch_size"]
 

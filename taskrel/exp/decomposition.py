@@ -197,7 +197,7 @@ def plot_fig3(res: dict, presets=None, axes=None):
 # %% ../../nbs/23_exp.decomposition.ipynb #d0300044
 def book_decompositions(names=("digits_fig4a", "digits_fig4b", "model_selection", "fig12_nlp"),  # results files under data/results/
                         quiet: bool = False) -> "pd.DataFrame":
-    "Mean terms, bound, target loss and gap per (file, reference, target, encoder, preset) over the named results files."
+    "Mean terms, bound, target loss and gap per (file, reference, target, encoder, preset) over the named results files (presets only, not ablations)."
     import pandas as pd
     rows = []
     for nm in names:
@@ -205,8 +205,10 @@ def book_decompositions(names=("digits_fig4a", "digits_fig4b", "model_selection"
         except (FileNotFoundError, ValueError) as e:
             if not quiet: print(f"{nm}: skipped ({str(e)[:120]})")
             continue
+        presets = res["header"].get("config", {}).get("presets")   # a preset's bound, not an ablation of it ('certified | A = I')
         for r in res["records"]:
             for p, b in (r.get("bounds") or {r.get("preset", "?"): r}).items():
+                if presets and p not in presets: continue
                 if not all(isinstance(b.get(q), (int, float)) for q in TERMS + ("transferability",)): continue
                 rows.append(dict(file=nm, reference=r.get("reference"), target=r.get("target"), encoder=r.get("encoder"), preset=p,
                                  seed=r.get("seed")) | {q: b[q] for q in TERMS} | dict(task_relatedness=sum(b[q] for q in TERMS),

@@ -12,8 +12,8 @@ from ..data import load_dataset, split_dataset, make_task, images_to_vectors
 
 # %% auto #0
 __all__ = ['DIGITS', 'BOUND_FIELDS', 'digit_splits', 'balanced_subset', 'configure', 'scales_table', 'bound_fields',
-           'bounds_by_preset', 'preset_overrides', 'producing_modules', 'run_study', 'results_path', 'load_or',
-           'describe', 'verdict_table', 'committed_verdicts', 'records_frame', 'seed_summary', 'mean_std',
+           'theorem3_holds', 'bounds_by_preset', 'preset_overrides', 'producing_modules', 'run_study', 'results_path',
+           'load_or', 'describe', 'verdict_table', 'committed_verdicts', 'records_frame', 'seed_summary', 'mean_std',
            'mean_std_table', 'common_arguments', 'command_line', 'study_runner', 'study_main']
 
 # %% ../../nbs/19_exp.runner.ipynb #u0000007
@@ -79,6 +79,11 @@ def bound_fields(r) -> dict:
                 transformed_reference_loss=r.transformed_reference_loss, preset=asdict(r.preset),
                 tau_all=d["tau"], wasserstein=d["wasserstein"], prior_gap_l1=d.get("prior_gap_l1"), cond_A=d.get("cond_A"),
                 cross_class_mass=d.get("cross_class_mass"), timings=d.get("timings"), probe_grad_norms=d.get("probe_grad_norms"))
+
+def theorem3_holds(b: dict) -> bool | None:
+    "Whether bound fields `b` lie above the target loss of the transformed reference classifier (Theorem 3 on the evaluation samples); None when the bound is not certified (another tau or W)."
+    if not (b["preset"]["tau_source"] == b["preset"]["mismatch"] == "certified"): return None
+    return bool(b["task_relatedness"] >= b["transformed_reference_loss"])
 
 def bounds_by_preset(ref: tuple,       # (z_fit, y_fit, z_eval, y_eval) of the reference task
                      tgt: tuple,       # the same for the target task
