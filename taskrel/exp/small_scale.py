@@ -34,11 +34,11 @@ PAPER_C1 = dict(
 # %% ../../nbs/20_exp.small_scale.ipynb #63814110
 _CPU = dict(seeds=(0, 1, 2), restarts=(0, 1, 2, 3, 4), tau=0.2, presets=("certified", "authors-digits"), pca_dim=32, train_per_class=400,
             test_per_class=100, epochs=600, restart_epochs=1000, long_epochs=2000, batch_size=256, probe_epochs=300, authors_probe_epochs=None,
-            lr_D=1e-4, lr_D_variant=1e-3, tsne_per_class=30)
+            lr_D=1e-4, lr_D_variant=1e-3, tsne_per_class=30, probe_tau_tolerance=None)
 SCALES = {
     "cpu": _CPU,
     "full": _CPU | dict(train_per_class=None, test_per_class=140, epochs=1000, restart_epochs=1000, long_epochs=3000, batch_size=500,
-                        probe_epochs=1000),
+                        probe_epochs=1000, probe_tau_tolerance=0.1),
     "tiny": _CPU | dict(seeds=(0,), restarts=(0, 1), pca_dim=8, train_per_class=20, test_per_class=10, epochs=4, restart_epochs=6,
                         long_epochs=8, batch_size=100, probe_epochs=10, authors_probe_epochs=10, tsne_per_class=4)}
 CERTIFIED_MAX_ENTRIES = inspect.signature(mismatch_terms).parameters["max_entries"].default   # largest cost matrix of the certified W
