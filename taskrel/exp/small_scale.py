@@ -215,9 +215,9 @@ def check_records(res: dict) -> dict:
             if bad: raise ValueError(f"results record {i} ({r['study']}, {r['reference']}, {r['setting']}, preset {p}): {bad} not finite numbers.")
     return res
 
-def results_file() -> Path:
-    "Where the book reads the study's results: data/results/small_scale.json in the repository."
-    return runner.results_path("small_scale")
+def results_file(scale: str = "cpu") -> Path:
+    "Where the book reads the study's results: data/results/small_scale.json (the cpu scale) or small_scale_<scale>.json."
+    return runner.results_path("small_scale" if scale == "cpu" else f"small_scale_{scale}")
 
 # %% ../../nbs/20_exp.small_scale.ipynb #1fe44576
 def main(argv=None):
@@ -226,7 +226,7 @@ def main(argv=None):
     common_arguments(p, SCALES, default_threads=1)
     p.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     a = p.parse_args(argv)
-    out = a.out or results_file()
+    out = a.out or results_file(a.scale)
     res = run_study(a.scale, out=out, parts=a.parts, root=a.root, progress=not a.no_progress, threads=a.threads, allow_dirty=a.allow_dirty,
                     command=command_line("taskrel.exp.small_scale", argv), seeds=a.seeds)
     print(f"wrote {out}: {len(res['records'])} records in {res['header']['wall_seconds']:.0f} s")
