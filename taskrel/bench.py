@@ -16,11 +16,12 @@ from .reference.metrics import race
 from .results import device_info, load, save
 
 # %% auto #0
-__all__ = ['METRIC_CALLS', 'ALG1_SCALES', 'ALG1_METHODS', 'PAPER_ALG1', 'TARGETS', 'metric_inputs', 'time_metric', 'load_guard',
-           'bench_metrics', 'metrics_verdicts', 'results_table', 'alg1_inputs', 'authors_alg1', 'run_taskrel',
-           'run_authors', 'time_alg1', 'first_epoch_check', 'authors_transport_check', 'interleaved', 'alg1_records',
-           'bench_alg1', 'alg1_verdicts', 'alg1_table', 'full_estimate', 'time_demo', 'balanced_pair', 'bench_targets',
-           'targets_verdicts', 'targets_table', 'build_parser', 'main', 'show_results']
+__all__ = ['METRIC_CALLS', 'ALG1_SCALES', 'ALG1_METHODS', 'PAPER_ALG1', 'TARGETS', 'GPU_TARGETS', 'metric_inputs', 'time_metric',
+           'load_guard', 'bench_metrics', 'metrics_verdicts', 'results_table', 'alg1_inputs', 'authors_alg1',
+           'run_taskrel', 'run_authors', 'time_alg1', 'first_epoch_check', 'authors_transport_check', 'interleaved',
+           'alg1_records', 'bench_alg1', 'alg1_verdicts', 'alg1_table', 'full_estimate', 'time_demo', 'balanced_pair',
+           'bench_targets', 'targets_verdicts', 'targets_table', 'bench_gpu', 'gpu_verdicts', 'build_parser', 'main',
+           'show_results']
 
 # %% ../nbs/08_bench.ipynb #e16aad7a
 def metric_inputs(n: int = 50_000,            # target samples
@@ -474,6 +475,37 @@ def targets_table(records: list) -> pd.DataFrame:
             for r in records]
     return pd.DataFrame(rows).set_index("run").astype(object).fillna("–")   # –: the demo has no stages
 
+# %% ../nbs/08_bench.ipynb #gp000002
+GPU_TARGETS = {"alg1_s": 4.4, "gpu_vs_cpu_rel": 0.02}   # issue 10's device targets: 2,000 Pets-scale epochs on an H100/H200
+
+def bench_gpu(epochs: int = 2000,     # Alg. 1 epochs of both runs
+              seed: int = 0,
+              pets: str = "pets",     # the ALG1_SCALES task
+              device: str = "cuda",   # where the timed run optimises
+              verbose: bool = False) -> dict:
+    "One full estimate on `device` (solver 'auto') and the same on the CPU with the dense solver: timings, bounds, the device's name."
+    before, t0 = list(os.getloadavg()), time.perf_counter()
+    sz = {k: ALG1_SCALES[pets][k] for k in ("batch", "d", "k")}
+    inp = [alg1_inputs(**sz, seed=seed)[k] for k in ("zr", "yr", "zt", "yt")]
+    recs = []
+    for dev, solver in ((device, "auto"), ("cpu", "emd")):
+        recs.append({"run": f"full estimate on {dev}, solver {solver}", "device": dev, **sz, "epochs": epochs,
+                     **full_estimate(*inp, epochs, solver, seed, device=dev, batch_size=sz["batch"])})
+        if verbose: print(recs[-1], flush=True)
+    gpu = torch.cuda.get_device_name(torch.device(device)) if str(device).startswith("cuda") else None
+    return {"records": recs, "load": load_guard(before), "wall_seconds": time.perf_counter() - t0,
+            "config": {"epochs": epochs, "seed": seed, "pets": {pets: ALG1_SCALES[pets]}, "targets": GPU_TARGETS, "device": device, "gpu": gpu}}
+
+def gpu_verdicts(res: dict) -> list:
+    "The device targets: Alg. 1's seconds (judged only on a GPU) and the bound's agreement with the dense CPU run."
+    dev, cpu = res["records"]
+    rel = abs(dev["bound"] - cpu["bound"]) / abs(cpu["bound"])
+    on_gpu = str(dev["device"]).startswith("cuda")
+    return [{"claim": f"{dev['epochs']} epochs of Alg. 1 at the {next(iter(res['config']['pets']))} scale on a GPU in <= {GPU_TARGETS['alg1_s']:g} s",
+             "value": dev["timings"]["alg1"], "unit": "s", "held": bool(dev["timings"]["alg1"] <= GPU_TARGETS["alg1_s"]) if on_gpu else None},
+            {"claim": f"the {dev['device']} run's bound within {GPU_TARGETS['gpu_vs_cpu_rel']:.0%} of the dense CPU run's",
+             "value": rel, "unit": "relative difference", "held": bool(rel <= GPU_TARGETS["gpu_vs_cpu_rel"])}]
+
 # %% ../nbs/08_bench.ipynb #20796521
 def _quiet_or_refuse(args) -> bool:
     "False (with a message) when --require-quiet is given and the 1-minute load exceeds the cores."
@@ -503,6 +535,19 @@ def _run_targets(args, argv) -> int:
                 config=res["config"], seeds={"task": args.seed}, modules=["taskrel.bench", "taskrel.bound", "taskrel.ot", "taskrel.probe", "taskrel.cli"],
                 allow_dirty=args.allow_dirty, extra_header={"wall_seconds": res["wall_seconds"], "load_guard": res["load"]},
                 verdicts=targets_verdicts(res))
+    print(f"wrote {path}"); print(targets_table(res["records"]).round(3).to_string())
+    return 0
+
+def _run_gpu(args, argv) -> int:
+    "The `gpu` subcommand: the device target, saved with its verdicts; refuses to time a CUDA device that is not there."
+    if str(args.device).startswith("cuda") and not torch.cuda.is_available():
+        print(f"refusing: --device {args.device} but torch sees no CUDA device; run on a GPU machine, or pass --device cpu for a dry run", file=sys.stderr)
+        return 2
+    res = bench_gpu(args.epochs, args.seed, args.scale, args.device, verbose=True)
+    path = save(args.out, res["records"], figure="bench_gpu", command="python -m taskrel.bench " + " ".join(argv),
+                config=res["config"], seeds={"task": args.seed}, modules=["taskrel.bench", "taskrel.bound", "taskrel.ot", "taskrel.probe"],
+                allow_dirty=args.allow_dirty, extra_header={"wall_seconds": res["wall_seconds"], "load_guard": res["load"]},
+                verdicts=gpu_verdicts(res))
     print(f"wrote {path}"); print(targets_table(res["records"]).round(3).to_string())
     return 0
 
@@ -563,6 +608,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default="data/results/bench_targets.json", help="where to write the results file")
     t.add_argument("--allow-dirty", action="store_true", help="write from a working tree with uncommitted changes (recorded)")
     t.set_defaults(run=_run_targets)
+    g = sub.add_parser("gpu", help="the device target: 2,000 Pets-scale epochs on a GPU, against the dense CPU run")
+    g.add_argument("--epochs", type=int, default=2000, help="Alg. 1 epochs of both runs (default 2000)")
+    g.add_argument("--scale", default="pets", choices=list(ALG1_SCALES), help="the task's size (default pets)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="cuda", help="device of the timed run (default cuda; cpu gives a dry run)")
+    g.add_argument("--out", default="data/results/bench_gpu.json", help="where to write the results file")
+    g.add_argument("--allow-dirty", action="store_true", help="write from a working tree with uncommitted changes (recorded)")
+    g.set_defaults(run=_run_gpu)
     return p
 
 # %% ../nbs/08_bench.ipynb #a0b1c2871
@@ -594,4 +647,4 @@ def show_results(path, # a results file written by `python -m taskrel.bench`
         unit = v.get("unit", "x")
         value = "" if "value" not in v else f"({v['value']:.2f}x)" if unit == "x" else f"({v['value']:.1f} s)" if unit == "s" else f"({v['value']:.1e})"
         print(("held    " if v["held"] else "unjudged" if v["held"] is None else "NOT held"), v["claim"], value)
-    return {"bench_alg1": alg1_table, "bench_targets": targets_table}.get(h["figure"], results_table)(res["records"])
+    return {"bench_alg1": alg1_table, "bench_targets": targets_table, "bench_gpu": targets_table}.get(h["figure"], results_table)(res["records"])

@@ -98,3 +98,26 @@ def test_full_estimate_reports_stage_timings():
     out = bench.full_estimate(inp["zr"], inp["yr"], inp["zt"], inp["yt"], epochs=2, batch_size=60)
     assert set(out["timings"]) == {"probes", "alg1", "evaluation"} and out["seconds"] > 0
     assert out["seconds"] >= 0.99 * sum(out["timings"].values())
+
+
+def _gpu_result(device, alg1_s, dev_bound, cpu_bound):
+    "A bench_gpu result as the verdicts read it."
+    return {"config": {"pets": {"pets": {}}},
+            "records": [{"run": "timed", "device": device, "epochs": 2000, "timings": {"alg1": alg1_s}, "bound": dev_bound},
+                        {"run": "dense", "device": "cpu", "epochs": 2000, "timings": {"alg1": 300.0}, "bound": cpu_bound}]}
+
+
+@pytest.mark.parametrize("device,alg1_s,dev_bound,expected", [
+    ("cuda", 4.0, 5.05, [True, True]),     # 1% apart, under 4.4 s
+    ("cuda", 4.5, 5.20, [False, False]),   # 4% apart, over 4.4 s
+    ("cpu", 1.0, 5.00, [None, True]),      # a CPU dry run never meets the GPU's time target
+])
+def test_gpu_verdicts_judge_time_only_on_a_gpu(device, alg1_s, dev_bound, expected):
+    assert [v["held"] for v in bench.gpu_verdicts(_gpu_result(device, alg1_s, dev_bound, 5.0))] == expected
+
+
+def test_gpu_command_refuses_without_a_cuda_device(tmp_path, capsys):
+    import torch
+    if torch.cuda.is_available(): pytest.skip("a CUDA device is present")
+    assert bench.main(["gpu", "--out", str(tmp_path / "g.json"), "--allow-dirty"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err and not (tmp_path / "g.json").exists()
