@@ -6,6 +6,7 @@ import pytest
 import torch
 from taskrel import results
 from taskrel.bound import SETTINGS
+from taskrel.exp.runner import theorem3_holds
 from taskrel.exp.small_scale import (NUMERIC_KEYS, PARTS, RECORD_KEYS, REFERENCES, check_records, claims, convergence, main,
                                      paired_gap, records_frame, results_file, run_study, study_config, summary)
 
@@ -32,9 +33,8 @@ def check_record(r, h):
     for k in RECORD_KEYS: assert k in r, k
     assert list(r["bounds"])[0] == r["preset"] and set(r["bounds"]) <= set(h["config"]["presets"])
     for p, b in r["bounds"].items():
-        terms = b["reweighted_loss"] + b["label_mismatch"] + b["distribution_mismatch"]
-        if np.isfinite(terms): np.testing.assert_allclose(b["task_relatedness"], terms, rtol=0, atol=1e-9)
-        else: assert b["task_relatedness"] == np.inf and p != "certified"      # only the authors' W can be infinite
+        assert theorem3_holds(b) in (True, None), (r["study"], r["reference"], r["seed"], p)   # a certified bound lies above its target loss
+        if not np.isfinite(b["task_relatedness"]): assert p != "certified"      # only the authors' W can be infinite
         assert b["preset"]["name"] == p and b["preset"]["setting"] == r["setting"] and b["preset"]["tau"] == h["config"]["tau"]
         assert b["reweighted_loss"] > 0 and b["label_mismatch"] >= 0 and b["transferability"] > 0
         if r["setting"] != "LearnedAll": assert b["label_mismatch"] == 0.0
