@@ -80,6 +80,8 @@ def reference_tasks(images: dict, cfg: dict, seed: int = 0) -> dict:
     "{'MNIST (10)' | 'MNIST+FMNIST (20)': (reference, USPS target)}, one PCA fitted on the 20-class reference's training images."
     (Xm, ym, Xmt, ymt), (Xf, yf, Xft, yft) = images["MNIST"], images["FMNIST"]
     ref20 = (np.r_[Xm, Xf], np.r_[ym, yf + 10], np.r_[Xmt, Xft], np.r_[ymt, yft + 10])   # FMNIST classes become 10..19
+    if len(set(np.bincount(ref20[1]))) > 1 or len(set(np.bincount(ref20[3]))) > 1:   # MNIST's half has fewer images per class than FMNIST
+        ref20 = balanced_subset(*ref20[:2], None, seed) + balanced_subset(*ref20[2:], None, seed)   # keep the 20 classes' prior uniform
     enc = pca_encoder(ref20[0], cfg["pca_dim"], seed)
     tgt = _encode(enc, images["USPS"])
     return {REFERENCES[0]: (_encode(enc, images["MNIST"]), tgt), REFERENCES[1]: (_encode(enc, ref20), tgt)}
