@@ -163,3 +163,18 @@ def test_records_frame_bad_study(tiny):
 def test_main_refuses(argv):
     with pytest.raises(SystemExit) as e: main(argv)
     assert e.value.code == 2
+
+
+def test_full_scale_file_holds_the_references_study_with_probes_at_their_tau():
+    "The committed every-image run: the references sub-study only, each record consistent, each probe within 10% of tau."
+    path = results_file("full")
+    if not path.exists(): pytest.skip(f"{path} not generated yet")
+    full = check_records(results.load(path))
+    h = full["header"]
+    assert h["scale"] == "full" and h["config"]["probe_tau_tolerance"] == 0.1 and {r["study"] for r in full["records"]} == {"references"}
+    for r in full["records"]:
+        check_record(r, h)
+        for b in r["bounds"].values():
+            assert all(abs(v / b["preset"]["tau"] - 1) <= 0.1 for v in b["probe_grad_norms"].values()), b["probe_grad_norms"]
+    D20 = [np.array(r["D"]) for r in full["records"] if r["setting"] == "LearnedAll" and r["n_reference_classes"] == 20]
+    assert D20 and all(abs(D.max() / D.min() - 1) < 0.5 for D in D20)   # a uniform start: no class of the 20 dominates by its prior
