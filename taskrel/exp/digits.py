@@ -124,7 +124,7 @@ def relatedness_record(ref: tuple,      # (z_fit, y_fit, z_eval, y_eval) of the 
     common = dict(setting="LearnedA", label_map="permutation", tau=cfg["tau"])
     runs = bounds_by_preset(ref, tgt, over, seed, device, **common)
     for name, knob in (cfg.get("ablations") or {}).items():   # the main preset with one knob changed
-        runs[ablation_key(main, name)] = bounds_by_preset(ref, tgt, {main: over[main] | knob}, seed, device, **(common | knob))[main]
+        runs[ablation_key(main, name)] = bounds_by_preset(ref, tgt, {main: over[main] | knob}, seed, device, **common)[main]
     bounds = {p: bound_fields(r) for p, r in runs.items()}
     return (dict(reference=reference, target=target, encoder=encoder, seed=int(seed), preset=main)
             | {k: bounds[main][k] for k in BOUND_FIELDS}
