@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .. import results
-from ..encoders import LeNet, train_classifier, train_until_converged, extract_features, accuracy, efficientnet_lite0, fine_tune
+from ..encoders import LeNet, train_classifier, train_until_converged, extract_features, accuracy, efficientnet_lite0
 from ..bound import mismatch_terms, resolve_preset
 from ..plots import plot_decomposition, subplots, TERM_COLOURS
 from .runner import (DIGITS, BOUND_FIELDS, digit_splits, balanced_subset, configure, scales_table, preset_overrides,
@@ -65,12 +65,16 @@ SCALES = {
                                encoder_batch=64, encoder_lr=1e-3, fit_per_class=26, eval_per_class=10, epochs=3, batch_size=250, probe_epochs=20,
                                authors_probe_epochs=20, probe_tau_tolerance=None, ablations=ABLATIONS)},
     "fig4b": {
-        "full": _COMMON | dict(image_size=224, ft_per_class=1000, ft_epochs=3, ft_batch=64, ft_lr=1e-3, pca_dim=512, fit_per_class=400,
-                               eval_per_class=600, epochs=1000, batch_size=1000, probe_epochs=1000, authors_probe_epochs=None),
-        "cpu": _COMMON | dict(image_size=32, ft_per_class=150, ft_epochs=2, ft_batch=64, ft_lr=3e-3, pca_dim=64, fit_per_class=100,
-                              eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300, authors_probe_epochs=None),
-        "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=32, ft_per_class=10, ft_epochs=1, ft_batch=50, ft_lr=3e-3,
-                               pca_dim=8, fit_per_class=10, eval_per_class=8, epochs=3, batch_size=50, probe_epochs=20, authors_probe_epochs=20)}}
+        "full": _COMMON | dict(image_size=224, ft_per_class=1000, ft_epochs=3, ft_patience=None, ft_batch=64, ft_lr=1e-3, pca_dim=512, fit_per_class=400,
+                               eval_per_class=600, epochs=1000, batch_size=1000, probe_epochs=1000, authors_probe_epochs=None, probe_tau_tolerance=None),
+        "cpu": _COMMON | dict(image_size=32, ft_per_class=150, ft_epochs=2, ft_patience=None, ft_batch=64, ft_lr=3e-3, pca_dim=64, fit_per_class=100,
+                              eval_per_class=100, epochs=200, batch_size=256, probe_epochs=300, authors_probe_epochs=None, probe_tau_tolerance=None),
+        "cpu-all": _COMMON | dict(image_size=32, ft_per_class=1000, ft_epochs=30, ft_patience=2, ft_batch=64, ft_lr=1e-3, pca_dim=64,
+                                  fit_per_class=500, eval_per_class=300, epochs=1000, batch_size=500, probe_epochs=None, authors_probe_epochs=None,
+                                  probe_tau_tolerance=0.1),
+        "tiny": _COMMON | dict(references=("MNIST", "USPS"), seeds=(0,), image_size=32, ft_per_class=10, ft_epochs=1, ft_patience=None, ft_batch=50,
+                               ft_lr=3e-3, pca_dim=8, fit_per_class=10, eval_per_class=8, epochs=3, batch_size=50, probe_epochs=20,
+                               authors_probe_epochs=20, probe_tau_tolerance=None)}}
 
 
 CERTIFIED_MAX_ENTRIES = inspect.signature(mismatch_terms).parameters["max_entries"].default   # largest cost matrix of the certified W
@@ -142,6 +146,16 @@ def _features(model, split, cfg, seed, device, transform=None):
 
 def _targets(ref): return [t for t in DIGITS if t != ref]
 
+def _train_encoder(net, X, y, cfg, key, seed, device, progress, desc):
+    "Train every parameter of `net` on (X, y) by cfg's `<key>_epochs/_patience/_batch/_lr`: a fixed number of epochs, or with a patience until its held-out loss stops improving (the epochs then a cap). Returns (seconds, the record's encoder fields)."
+    for p in net.parameters(): p.requires_grad_(True)   # the LeNet from scratch, the FFE end to end
+    t0, kw = time.time(), dict(batch_size=cfg[f"{key}_batch"], lr=cfg[f"{key}_lr"], seed=seed, device=device, progress=progress, desc=desc)
+    if not cfg.get(f"{key}_patience"):
+        train_classifier(net, X, y, epochs=cfg[f"{key}_epochs"], **kw); return time.time() - t0, {}
+    run = train_until_converged(net, X, y, max_epochs=cfg[f"{key}_epochs"], patience=cfg[f"{key}_patience"], **kw)
+    return time.time() - t0, dict(encoder_epochs_run=run["epochs_run"], encoder_best_epoch=run["best_epoch"], encoder_converged=run["converged"],
+                                  encoder_held_out_loss=min(run["val_loss"]))
+
 def fig4a_records(cfg: dict, root=None, device=None, progress: bool = True) -> list:
     "All Fig. 4a records: for each seed and reference, a LeNet trained on it, then Alg. 1 to every other dataset."
     recs = []
@@ -150,13 +164,7 @@ def fig4a_records(cfg: dict, root=None, device=None, progress: bool = True) -> l
         sp = digit_splits(seed, root)
         Xtr, ytr = sp[ref][:2] if cfg["train_per_class"] == "all" else balanced_subset(sp[ref][0], sp[ref][1], cfg["train_per_class"], seed)
         net = LeNet(n_classes=10, image_size=cfg["image_size"], seed=seed)
-        t0, kw = time.time(), dict(batch_size=cfg["encoder_batch"], lr=cfg["encoder_lr"], seed=seed, device=device, progress=progress, desc=f"LeNet on {ref}")
-        if cfg.get("encoder_patience"):   # to convergence: until the held-out loss stops improving
-            run = train_until_converged(net, Xtr, ytr, max_epochs=cfg["encoder_epochs"], patience=cfg["encoder_patience"], **kw)
-            encoder = dict(encoder_epochs_run=run["epochs_run"], encoder_best_epoch=run["best_epoch"], encoder_converged=run["converged"],
-                           encoder_held_out_loss=min(run["val_loss"]))
-        else: train_classifier(net, Xtr, ytr, epochs=cfg["encoder_epochs"], **kw); encoder = {}
-        train_s = time.time() - t0
+        train_s, encoder = _train_encoder(net, Xtr, ytr, cfg, "encoder", seed, device, progress, f"LeNet on {ref}")
         feats = {d: _features(net, sp[d], cfg, seed, device) for d in [ref] + _targets(ref)}
         net_acc = accuracy(net, *balanced_subset(sp[ref][2], sp[ref][3], cfg["eval_per_class"], seed), device=device)
         ref_acc = linear_probe_accuracy(*feats[ref], seed=seed)
@@ -188,10 +196,8 @@ def fig4b_records(cfg: dict, root=None, device=None, progress: bool = True) -> l
         pe_feats = {d: _features(pe, sp[d], cfg, seed, device) for d in DIGITS}
         for ref in cfg["references"]:
             Xtr, ytr = balanced_subset(sp[ref][0], sp[ref][1], cfg["ft_per_class"], seed)
-            ffe, t0 = efficientnet_lite0(image_size=cfg["image_size"], seed=seed), time.time()
-            fine_tune(ffe, Xtr, ytr, epochs=cfg["ft_epochs"], batch_size=cfg["ft_batch"], lr=cfg["ft_lr"], seed=seed,
-                      device=device, progress=progress)
-            ft_s = time.time() - t0
+            ffe = efficientnet_lite0(image_size=cfg["image_size"], seed=seed)
+            ft_s, ft = _train_encoder(ffe, Xtr, ytr, cfg, "ft", seed, device, progress, f"fine-tune on {ref}")
             Xev, yev = balanced_subset(sp[ref][2], sp[ref][3], cfg["eval_per_class"], seed)
             encoders = {"PE": (pe_feats, None),
                         "FFE": ({d: _features(ffe, sp[d], cfg, seed, device) for d in [ref] + _targets(ref)},
@@ -204,7 +210,8 @@ def fig4b_records(cfg: dict, root=None, device=None, progress: bool = True) -> l
                     recs.append(relatedness_record(red[ref], red[tgt], cfg, seed, reference=ref, target=tgt, encoder=enc,
                                                    reference_accuracy=acc, device=device, reference_accuracy_full_features=acc_full,
                                                    network_accuracy=head_acc, full_feature_dim=int(feats[ref][0].shape[1]),
-                                                   encoder_train_seconds=ft_s if enc == "FFE" else 0.0, n_encoder_train=len(ytr) if enc == "FFE" else 0))
+                                                   encoder_train_seconds=ft_s if enc == "FFE" else 0.0, n_encoder_train=len(ytr) if enc == "FFE" else 0,
+                                                   **(ft if enc == "FFE" else {})))
     return recs
 
 # %% ../../nbs/21_exp.digits.ipynb #b71f088d
