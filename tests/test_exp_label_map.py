@@ -22,6 +22,17 @@ def test_implied_assignment_is_the_cheapest_matching(seed):
     assert sorted(got) == list(range(K)) and cost(got) == pytest.approx(best, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_implied_assignment_with_more_reference_classes_is_the_cheapest_balanced_map(seed):
+    r = np.random.default_rng(seed)
+    K_T, m = int(r.integers(2, 4)), 2
+    B = r.dirichlet(np.ones(K_T), K_T * m).T                              # (K_T, m K_T)
+    cost = lambda s: sum(np.linalg.norm(B[:, j] - np.eye(K_T)[s[j]]) for j in range(K_T * m))
+    balanced = [s for s in itertools.product(range(K_T), repeat=K_T * m) if np.bincount(s, minlength=K_T).tolist() == [m] * K_T]
+    got = implied_assignment(B)
+    assert np.bincount(got, minlength=K_T).tolist() == [m] * K_T and cost(got) == pytest.approx(min(map(cost, balanced)), abs=1e-12)
+
+
 def synthetic(seed=0, K=5, d=8, n=80):
     "Reference and target: class j of the target looks like class j of the reference (the true map is the identity)."
     r = np.random.default_rng(seed)
@@ -68,3 +79,6 @@ def test_committed_results_follow_the_schema_and_their_verdicts():
     res = results.load(results_file())
     assert {r["variant"] for r in res["records"]} <= set(VARIANTS)
     assert [v["holds"] for v in res["verdicts"]] == [v["holds"] for v in label_map_verdicts(res)]
+    for r in res["records"]:   # the digit columns are the ones with a counterpart; D's mass on them is D's, summed
+        assert r["n_classes"] == 10 and sum(t >= 0 for t in r["true_map"]) == 10
+        assert r["D_matched_mass"] == pytest.approx(sum(d for d, t in zip(r["D"], r["true_map"]) if t >= 0), abs=2e-4)   # D rounded to 5 digits, 20 entries

@@ -13,22 +13,22 @@ from dataclasses import asdict
 from ..bound import task_relatedness
 from .runner import (bound_fields, configure, scales_table, records_frame, seed_summary, mean_std, describe,
                                 results_path, load_or, study_main, study_runner)
-from .small_scale import digit_images, label_map_tasks
+from .small_scale import digit_images, label_map_tasks, reference_tasks, REFERENCES
 
 # %% auto #0
 __all__ = ['VARIANTS', 'DIRECTIONS', 'SCALES', 'run_experiment', 'implied_assignment', 'variant_overrides', 'scale_config',
-           'label_map_record', 'label_map_records', 'label_map_summary', 'label_map_verdicts', 'verdict_text',
-           'results_file', 'main', 'plot_label_maps']
+           'true_map', 'label_map_record', 'label_map_records', 'label_map_summary', 'label_map_verdicts',
+           'verdict_text', 'results_file', 'main', 'plot_label_maps']
 
 # %% ../../nbs/26_exp.label_map.ipynb #lm000010
 def implied_assignment(B,  # label map (K_T, K_R), columns distributions
                       ) -> np.ndarray:
-    "sigma(j) for each reference class j: the assignment minimising sum_j ||B e_j - e_sigma(j)|| (K_R = K_T), else each column's cheapest class."
+    "sigma(j) for each reference class j: the assignment minimising sum_j ||B e_j - e_sigma(j)|| with every target class taking K_R / K_T reference classes (K_R a multiple of K_T), else each column's cheapest class."
     B = np.asarray(B, dtype=float)
-    c = np.sqrt(np.maximum((B ** 2).sum(0)[None, :] - 2 * B + 1, 0))    # c[k, j] = ||B e_j - e_k||
-    if B.shape[0] != B.shape[1]: return c.argmin(0)
-    k, j = linear_sum_assignment(c)
-    out = np.empty(B.shape[1], dtype=int); out[j] = k
+    (K_T, K_R), c = B.shape, np.sqrt(np.maximum((B ** 2).sum(0)[None, :] - 2 * B + 1, 0))    # c[k, j] = ||B e_j - e_k||
+    if K_R % K_T: return c.argmin(0)
+    k, j = linear_sum_assignment(np.repeat(c, K_R // K_T, axis=0))   # target class k appears K_R / K_T times
+    out = np.empty(K_R, dtype=int); out[j] = k // (K_R // K_T)
     return out
 
 # %% ../../nbs/26_exp.label_map.ipynb #lm000017
@@ -45,14 +45,14 @@ def variant_overrides(variant: str,  # a name in VARIANTS
     raise ValueError(f"variant={variant!r}: choose one of {list(VARIANTS)}.")
 
 
-DIRECTIONS = (("MNIST", "USPS"), ("USPS", "MNIST"))
+DIRECTIONS = (("MNIST", "USPS"), ("USPS", "MNIST"), ("MNIST+FMNIST", "USPS"))   # the last: K_R = 20 > K_T = 10
 
 _CPU = dict(seeds=(0, 1, 2, 3, 4), directions=DIRECTIONS, variants=VARIANTS, preset="certified", tau=0.2, pca_dim=32,
             train_per_class=400, test_per_class=100, epochs=600, batch_size=256, probe_epochs=300, anneal_fraction=0.5, nu_start=1.0)
 
 SCALES = {"cpu": _CPU,
           "full": _CPU | dict(train_per_class=None, test_per_class=140, epochs=1000, batch_size=500, probe_epochs=1000),
-          "tiny": _CPU | dict(seeds=(0,), directions=DIRECTIONS[:1], pca_dim=8, train_per_class=20, test_per_class=10, epochs=6,
+          "tiny": _CPU | dict(seeds=(0,), directions=DIRECTIONS[::2], pca_dim=8, train_per_class=20, test_per_class=10, epochs=6,
                               batch_size=100, probe_epochs=10)}
 
 # %% ../../nbs/26_exp.label_map.ipynb #lm0000211
@@ -71,6 +71,11 @@ def scale_config(scale: str,    # 'cpu', 'full' or 'tiny'
     return cfg
 
 # %% ../../nbs/26_exp.label_map.ipynb #lm000020
+def true_map(n_reference: int) -> np.ndarray:
+    "Each reference class's counterpart in the target: digit j -> digit j (classes 0-9 of every task here); -1 for none (the garments 10-19)."
+    j = np.arange(n_reference)
+    return np.where(j < 10, j, -1)
+
 def label_map_record(task: tuple,       # (reference, target), each (z_train, y_train, z_test, y_test)
                      cfg: dict,         # the study's settings
                      direction: tuple,  # (reference name, target name)
@@ -83,19 +88,21 @@ def label_map_record(task: tuple,       # (reference, target), each (z_train, y_
                          preset=cfg["preset"], setting="LearnedAll", tau=cfg["tau"], epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                          probe=dict(epochs=cfg["probe_epochs"]), seed=seed, device=device, progress=False, **variant_overrides(variant, cfg))
     B0, final = np.asarray(r.details["B_initial"]), r.B.argmax(0)
-    implied, same = implied_assignment(B0), np.arange(r.B.shape[1])
+    implied, right = implied_assignment(B0), true_map(r.B.shape[1])
+    has = right >= 0
     return dict(reference=direction[0], target=direction[1], seed=int(seed), variant=variant, preset=cfg["preset"],
-                initial_map=B0.argmax(0).tolist(), implied_map=implied.tolist(), final_map=final.tolist(),
-                classes_identity=int((final == same).sum()), n_classes=len(same), identity=bool((final == same).all()),
+                initial_map=B0.argmax(0).tolist(), implied_map=implied.tolist(), final_map=final.tolist(), true_map=right.tolist(),
+                classes_identity=int((final == right)[has].sum()), n_classes=int(has.sum()), identity=bool((final == right)[has].all()),
                 final_is_implied=bool((final == implied).all()), B_change=float(np.abs(r.B - B0).max()),
-                B=np.round(r.B, 4).tolist()) | {k: v for k, v in bound_fields(r).items() if k != "preset"} | dict(recipe=asdict(r.preset))
+                B=np.round(r.B, 4).tolist(), D=np.round(r.D, 5).tolist(), D_matched_mass=float(np.asarray(r.D)[has].sum())) | {k: v for k, v in bound_fields(r).items() if k != "preset"} | dict(recipe=asdict(r.preset))
 
 # %% ../../nbs/26_exp.label_map.ipynb #lm000023
 def label_map_records(cfg: dict, root=None, device=None, progress: bool = True) -> list:
     "Every record of the study: for each seed the tasks once, then each direction and variant."
     recs = []
     for seed in tqdm(cfg["seeds"], desc="label maps: seeds", disable=not progress):
-        tasks = label_map_tasks(digit_images(seed, cfg, root), cfg, seed)
+        images = digit_images(seed, cfg, root)
+        tasks = label_map_tasks(images, cfg, seed) | {DIRECTIONS[2]: reference_tasks(images, cfg, seed)[REFERENCES[1]]}
         for direction in cfg["directions"]:
             for v in tqdm(cfg["variants"], desc=f"seed {seed} {'->'.join(direction)}", leave=False, disable=not progress):
                 t0 = time.time()
@@ -109,7 +116,8 @@ def label_map_summary(res: dict) -> "pd.DataFrame":
     df = records_frame(res)
     g = df.groupby(["reference", "target", "variant"], sort=False)
     out = pd.DataFrame({"runs": g.size(), "identity_runs": g.identity.sum(), "classes_right": g.classes_identity.mean(),
-                        "n_classes": g.n_classes.first(), "final_is_implied_runs": g.final_is_implied.sum()})
+                        "n_classes": g.n_classes.first(), "final_is_implied_runs": g.final_is_implied.sum(),
+                        "D_matched_mass": g.D_matched_mass.mean()})
     return out.join(seed_summary(df, ["reference", "target", "variant"], ["task_relatedness", "transferability", "transformed_reference_loss"])
                     .drop(columns="seeds"))
 
@@ -132,6 +140,10 @@ def label_map_verdicts(res: dict) -> list:
         for name in [n for n in g.index if n != "random start"] if "random start" in g.index else []:
             a, b = g.loc[name, "task_relatedness"], g.loc["random start", "task_relatedness"]
             v(f"{pair}, {name}: a lower bound than the random start", a < b, f"mean bound {a:.3f} against {b:.3f}")
+        K_R = next(len(r["final_map"]) for r in res["records"] if r["reference"] == ref)
+        for name, row in g.iterrows() if (g.n_classes < K_R).any() else []:   # some reference classes have no counterpart
+            v(f"{pair}, {name}: D keeps the reference classes with a counterpart (>= 90% of its mass on them)", row.D_matched_mass >= 0.9,
+              f"mean mass {row.D_matched_mass:.3f} on {int(row.n_classes)} of {K_R} classes (uniform: {row.n_classes / K_R:.3f})")
     return out
 
 def verdict_text(res: dict) -> str:
