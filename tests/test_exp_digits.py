@@ -8,7 +8,7 @@ import pytest
 import torch
 from taskrel import results
 from taskrel.exp.runner import DIGITS as NAMES, producing_modules, theorem3_holds
-from taskrel.exp.digits import (scale_config, check_records, merge_results, results_file, pair_matrix, rank_correlation,
+from taskrel.exp.digits import (SCALES, scale_config, check_records, merge_results, results_file, pair_matrix, rank_correlation,
                                 paper_rank_correlation, fig4a_claims, fig4b_claims, fig4a_verdict, fig4b_verdict, fig4a_table,
                                 summary, main, RECORD_KEYS, PAPER_FIG4A, ABLATIONS, ablation_key, ablation_table)
 
@@ -145,7 +145,7 @@ def test_authors_preset_is_read_as_its_own_columns():
 
 
 # ---- the saved files the book draws its figures from ----
-SAVED = [(f, results_file(f, sc)) for f, sc in (("fig4a", "cpu"), ("fig4b", "cpu"), ("fig4a", "cpu-all"))]
+SAVED = [(f, results_file(f, sc)) for f, sc in (("fig4a", "cpu"), ("fig4b", "cpu"), ("fig4a", "cpu-all"), ("fig4b", "cpu-all"))]
 
 
 @pytest.mark.parametrize("fig,path", SAVED, ids=[p.stem for _, p in SAVED])
@@ -157,7 +157,8 @@ def test_saved_results_files_follow_the_schema(fig, path):
         pytest.skip(f"{path.name}: old results schema; regenerate with python -m taskrel.exp.digits {fig} --scale cpu")
     h = res["header"]
     assert h["figure"] == fig and h["scale"] in ("full", "cpu", "cpu-all") and h["config"]["presets"] == ["certified", "authors-digits"]
-    assert h["command"].startswith("python -m taskrel.exp.digits " + fig) and len(h["git_commit"] or "") == 40
+    runs = [m["command"] for m in h.get("merged_from", [])] or [h["command"]]   # a merged file: the commands of the runs it joins
+    assert all(c.startswith("python -m taskrel.exp.digits " + fig) for c in runs) and len(h["git_commit"] or "") == 40
     assert len(h["seeds"]) == 3 and "taskrel/exp/digits.py" in h["source_sha256"]
     encs = {"fig4a": {"LeNet"}, "fig4b": {"PE", "FFE"}}[fig]
     keys = [(r["reference"], r["target"], r["encoder"], r["seed"]) for r in res["records"]]
@@ -220,3 +221,18 @@ def test_cpu_all_scale_trains_on_every_image_to_convergence_and_probes_to_their_
     over = preset_overrides(c)
     assert all(o["probe"]["tau_tolerance"] == 0.1 for o in over.values()), over
     assert "probe" not in preset_overrides(scale_config("fig4a", "cpu"))["authors-digits"]   # the other scales keep the recipes' own probes
+    b = scale_config("fig4b", "cpu-all")
+    assert b["ft_patience"] >= 1 and b["ft_per_class"] == SCALES["fig4b"]["full"]["ft_per_class"] and b["probe_tau_tolerance"] == 0.1
+
+
+def test_saved_fig4b_cpu_all_fine_tunes_to_convergence_with_probes_at_tau():
+    path = results_file("fig4b", "cpu-all")
+    if not path.exists(): pytest.skip(f"{path} not generated yet")
+    res = results.load(path)
+    cap = res["header"]["config"]["ft_epochs"]
+    for r in res["records"]:
+        if r["encoder"] == "FFE":   # stopped by the rule, before the cap, and the best epoch's weights kept
+            assert r["encoder_converged"] and r["encoder_epochs_run"] < cap and r["encoder_best_epoch"] <= r["encoder_epochs_run"] - 2
+        else: assert r["n_encoder_train"] == 0 and "encoder_converged" not in r
+        for p, b in r["bounds"].items():   # every probe's penalised gradient norm within 10% of tau, measured on its own data
+            assert all(abs(v / b["preset"]["tau"] - 1) <= 0.1 + 1e-9 for v in b["probe_grad_norms"].values()), (r["reference"], r["target"], p)

@@ -583,18 +583,18 @@ def plot_ablation(res: dict, ax=None):
 
 # %% ../../nbs/21_exp.digits.ipynb #ab210006
 def convergence_table(res: dict) -> "pd.DataFrame":
-    "Per (reference, seed): the encoder's training (epochs run, best epoch, converged, accuracy) and, per preset, the probes' largest norm / tau."
+    "Per (reference, encoder, seed): the encoder's training (epochs run, best epoch, converged, accuracy) and, per preset, the probes' largest norm / tau."
     import pandas as pd
     rows = {}
     for r in res["records"]:
-        row = rows.setdefault((r["reference"], r["seed"]), {k: r.get(k) for k in ("n_encoder_train", "encoder_epochs_run", "encoder_best_epoch",
+        row = rows.setdefault((r["reference"], r["encoder"], r["seed"]), {k: r.get(k) for k in ("n_encoder_train", "encoder_epochs_run", "encoder_best_epoch",
                                                                                  "encoder_converged", "network_accuracy", "encoder_train_seconds")})
         for p in res["header"]["config"]["presets"]:
             b = r["bounds"][p]
             norms = [v for v in (b.get("probe_grad_norms") or {}).values() if v is not None]
             if norms: row[f"max norm / tau [{p}]"] = max(row.get(f"max norm / tau [{p}]", 0.0), max(norms) / b["preset"]["tau"])
             if norms: row[f"min norm / tau [{p}]"] = min(row.get(f"min norm / tau [{p}]", np.inf), min(norms) / b["preset"]["tau"])
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["reference", "seed"])
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(["reference", "encoder", "seed"])
 
 # %% ../../nbs/21_exp.digits.ipynb #77c6c827
 def _pm(r, q, digits=2): return mean_std(r[q], r[f"{q}_std"], digits)
