@@ -179,16 +179,17 @@ def plot_label_maps(res: dict, axes=None):
     for i, (ref, tgt) in enumerate(pairs):
         x = np.arange(len(variants)) + (i - (len(pairs) - 1) / 2) * w
         rows = s.loc[(ref, tgt)].reindex(variants)
-        axes[0].bar(x, rows.classes_right, w, alpha=.5, label=f"{ref} -> {tgt}")
+        colour = f"C{i}"   # one colour per direction in both panels
+        axes[0].bar(x, rows.classes_right, w, alpha=.5, color=colour, label=f"{ref} -> {tgt}")
         for xi, v in zip(x, variants):
             pts = df[(df.reference == ref) & (df.target == tgt) & (df.variant == v)].classes_identity
             axes[0].plot(np.full(len(pts), xi), pts, "k.", ms=4)
-        axes[1].errorbar(x, rows.task_relatedness, rows.task_relatedness_std.fillna(0), fmt="D", capsize=2, label=f"bound, {ref} -> {tgt}")
-        axes[1].errorbar(x, rows.transferability, rows.transferability_std.fillna(0), fmt="^", mfc="none", capsize=2,
+        axes[1].errorbar(x, rows.task_relatedness, rows.task_relatedness_std.fillna(0), fmt="D", color=colour, capsize=2, label=f"bound, {ref} -> {tgt}")
+        axes[1].errorbar(x, rows.transferability, rows.transferability_std.fillna(0), fmt="^", color=colour, mfc="none", capsize=2,
                          label=f"target loss, {ref} -> {tgt}")
     for ax in axes: ax.set_xticks(np.arange(len(variants)), variants)
     axes[0].axhline(int(df.n_classes.iloc[0]), color="0.4", ls="--", lw=1)
-    axes[0].set(ylabel="classes mapped to themselves", title="learned label map vs the identity")
+    axes[0].set(ylabel="classes mapped to their counterpart", title="learned label map vs the true one")
     axes[1].set(ylabel="nats", title=f"bound ({res['records'][0]['preset']}) and target loss")
     axes[0].legend(fontsize=8, frameon=False); axes[1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return axes
