@@ -531,10 +531,13 @@ def _run_targets(args, argv) -> int:
     if args.threads: torch.set_num_threads(args.threads)
     if not _quiet_or_refuse(args): return 3
     res = bench_targets(args.epochs, args.seed, args.root, verbose=True)
-    path = save(args.out, res["records"], figure="bench_targets", command="python -m taskrel.bench " + " ".join(argv),
-                config=res["config"], seeds={"task": args.seed}, modules=["taskrel.bench", "taskrel.bound", "taskrel.ot", "taskrel.probe", "taskrel.cli"],
-                allow_dirty=args.allow_dirty, extra_header={"wall_seconds": res["wall_seconds"], "load_guard": res["load"]},
-                verdicts=targets_verdicts(res))
+    return _save_whole_runs(args, argv, res, "bench_targets", ["taskrel.cli"], targets_verdicts(res))
+
+def _save_whole_runs(args, argv, res, figure, more_modules, verdicts) -> int:
+    "Save whole-run records (`targets`, `gpu`) with their header and verdicts, and print their table."
+    path = save(args.out, res["records"], figure=figure, command="python -m taskrel.bench " + " ".join(argv),
+                config=res["config"], seeds={"task": args.seed}, modules=["taskrel.bench", "taskrel.bound", "taskrel.ot", "taskrel.probe"] + more_modules,
+                allow_dirty=args.allow_dirty, extra_header={"wall_seconds": res["wall_seconds"], "load_guard": res["load"]}, verdicts=verdicts)
     print(f"wrote {path}"); print(targets_table(res["records"]).round(3).to_string())
     return 0
 
@@ -544,12 +547,7 @@ def _run_gpu(args, argv) -> int:
         print(f"refusing: --device {args.device} but torch sees no CUDA device; run on a GPU machine, or pass --device cpu for a dry run", file=sys.stderr)
         return 2
     res = bench_gpu(args.epochs, args.seed, args.scale, args.device, verbose=True)
-    path = save(args.out, res["records"], figure="bench_gpu", command="python -m taskrel.bench " + " ".join(argv),
-                config=res["config"], seeds={"task": args.seed}, modules=["taskrel.bench", "taskrel.bound", "taskrel.ot", "taskrel.probe"],
-                allow_dirty=args.allow_dirty, extra_header={"wall_seconds": res["wall_seconds"], "load_guard": res["load"]},
-                verdicts=gpu_verdicts(res))
-    print(f"wrote {path}"); print(targets_table(res["records"]).round(3).to_string())
-    return 0
+    return _save_whole_runs(args, argv, res, "bench_gpu", [], gpu_verdicts(res))
 
 def _run_alg1(args, argv) -> int:
     "The `alg1` subcommand: check the load, run, save, print the table and the headline (or a warning under load)."

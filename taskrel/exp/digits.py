@@ -199,19 +199,17 @@ def fig4b_records(cfg: dict, root=None, device=None, progress: bool = True) -> l
             ffe = efficientnet_lite0(image_size=cfg["image_size"], seed=seed)
             ft_s, ft = _train_encoder(ffe, Xtr, ytr, cfg, "ft", seed, device, progress, f"fine-tune on {ref}")
             Xev, yev = balanced_subset(sp[ref][2], sp[ref][3], cfg["eval_per_class"], seed)
-            encoders = {"PE": (pe_feats, None),
+            encoders = {"PE": (pe_feats, None, dict(encoder_train_seconds=0.0, n_encoder_train=0)),   # features, head accuracy, training
                         "FFE": ({d: _features(ffe, sp[d], cfg, seed, device) for d in [ref] + _targets(ref)},
-                                accuracy(ffe, Xev, yev, device=device))}
-            for enc, (feats, head_acc) in encoders.items():
+                                accuracy(ffe, Xev, yev, device=device), dict(encoder_train_seconds=ft_s, n_encoder_train=len(ytr)) | ft)}
+            for enc, (feats, head_acc, training) in encoders.items():
                 acc_full = linear_probe_accuracy(*feats[ref], seed=seed)
                 red = _reduce(feats, ref, cfg["pca_dim"], seed)
                 acc = linear_probe_accuracy(*red[ref], seed=seed)
                 for tgt in _targets(ref):
                     recs.append(relatedness_record(red[ref], red[tgt], cfg, seed, reference=ref, target=tgt, encoder=enc,
                                                    reference_accuracy=acc, device=device, reference_accuracy_full_features=acc_full,
-                                                   network_accuracy=head_acc, full_feature_dim=int(feats[ref][0].shape[1]),
-                                                   encoder_train_seconds=ft_s if enc == "FFE" else 0.0, n_encoder_train=len(ytr) if enc == "FFE" else 0,
-                                                   **(ft if enc == "FFE" else {})))
+                                                   network_accuracy=head_acc, full_feature_dim=int(feats[ref][0].shape[1]), **training))
     return recs
 
 # %% ../../nbs/21_exp.digits.ipynb #b71f088d
